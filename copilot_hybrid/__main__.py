@@ -1,0 +1,3 @@
+from copilot_hybrid.cli import main
+
+main()
