@@ -1,0 +1,188 @@
+"""rate_limit: copilot-api's limiter (at most one request per interval),
+as a pure decision function of (state, now, interval) in both Python and
+Zig, so verify compares them exactly, plus the RateLimiter the server uses.
+
+Differences from copilot-api 0.7.0 (its quirks, fixed on purpose):
+- waiters are queued: in wait mode each caller reserves the next free slot,
+  so concurrent waiters leave one interval apart instead of all at once;
+- an interval of 0 means "no limit" (copilot-api rejected two requests
+  within the same millisecond);
+- the server feeds a monotonic clock, so a wall clock set back cannot lock
+  the limiter; the function is still total over every int64 input
+  (saturating arithmetic, like the Zig side).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from copilot_hybrid.features.base import Case, Feature, NativeUnavailable
+from copilot_hybrid.native.loader import load
+
+I64_MIN = -(2**63)
+I64_MAX = 2**63 - 1
+ALLOW, WAIT, REJECT = 0, 1, 2
+ACTIONS = {ALLOW: "allow", WAIT: "wait", REJECT: "reject"}
+
+
+@dataclass(frozen=True)
+class LimiterInput:
+    last_ms: int | None
+    now_ms: int
+    interval_ms: int
+    wait: bool
+
+
+@dataclass(frozen=True)
+class LimiterDecision:
+    action: int
+    delay_ms: int
+    new_last_ms: int
+
+    def __repr__(self) -> str:
+        return f"{ACTIONS.get(self.action, self.action)}(delay_ms={self.delay_ms}, new_last_ms={self.new_last_ms})"
+
+
+def _saturate(value: int) -> int:
+    return max(I64_MIN, min(I64_MAX, value))
+
+
+def decide(x: LimiterInput) -> LimiterDecision:
+    """The reference decision; mirrors zig/src/rate_limit.zig."""
+    for value in (x.now_ms, x.interval_ms, x.last_ms if x.last_ms is not None else 0):
+        if not I64_MIN <= value <= I64_MAX:
+            raise OverflowError(f"{value} is outside the int64 range")
+    if x.last_ms is None or x.interval_ms <= 0:
+        return LimiterDecision(ALLOW, 0, x.now_ms)
+    next_ms = _saturate(x.last_ms + x.interval_ms)
+    if x.now_ms >= next_ms:
+        return LimiterDecision(ALLOW, 0, x.now_ms)
+    delay_ms = _saturate(next_ms - x.now_ms)
+    if x.wait:
+        return LimiterDecision(WAIT, delay_ms, next_ms)
+    return LimiterDecision(REJECT, delay_ms, x.last_ms)
+
+
+class RateLimitFeature(Feature[LimiterInput, LimiterDecision]):
+    name = "rate_limit"
+    summary = "one request per N seconds: allow, wait or reject"
+    native_symbols = ("ch_rate_limit_decide",)
+
+    def reference(self, x: LimiterInput) -> LimiterDecision:
+        return decide(x)
+
+    def native(self, x: LimiterInput) -> LimiterDecision:
+        native = load()
+        if not native.has(*self.native_symbols):
+            raise NativeUnavailable(native.reason)
+        for value in (x.now_ms, x.interval_ms, x.last_ms if x.last_ms is not None else 0):
+            if not I64_MIN <= value <= I64_MAX:
+                # cffi would raise OverflowError too; say it the reference's way.
+                raise OverflowError(f"{value} is outside the int64 range")
+        ffi, lib = native.ffi, native.lib
+        delay = ffi.new("int64_t *")
+        new_last = ffi.new("int64_t *")
+        status = lib.ch_rate_limit_decide(
+            x.last_ms if x.last_ms is not None else 0,
+            int(x.last_ms is not None),
+            x.now_ms,
+            x.interval_ms,
+            int(x.wait),
+            delay,
+            new_last,
+        )
+        if status < 0:
+            raise RuntimeError(f"ch_rate_limit_decide failed ({status}): {native.last_error()}")
+        return LimiterDecision(int(status), int(delay[0]), int(new_last[0]))
+
+    def cases(self, *, count: int, seed: int) -> Iterator[Case[LimiterInput]]:
+        extremes = (I64_MIN, I64_MIN + 1, -1, 0, 1, 999, 1000, 1001, I64_MAX - 1, I64_MAX)
+        for wait in (False, True):
+            yield Case("edge", LimiterInput(None, 0, 1000, wait), "first request")
+            yield Case("edge", LimiterInput(1000, 1000, 1000, wait), "equal timestamps")
+            yield Case("edge", LimiterInput(5000, 4000, 1000, wait), "clock went backwards")
+            yield Case("edge", LimiterInput(1000, 1000, 0, wait), "zero interval")
+            yield Case("edge", LimiterInput(1000, 1000, -5, wait), "negative interval")
+            yield Case("edge", LimiterInput(0, 1, I64_MAX, wait), "huge interval")
+            for last in extremes:
+                for now in extremes:
+                    for interval in (0, 1, 1000, I64_MAX):
+                        yield Case("edge", LimiterInput(last, now, interval, wait), "extremes")
+        rng = random.Random(seed)
+        for _ in range(count):
+            if rng.random() < 0.7:  # realistic: milliseconds around a shared base
+                base = rng.randrange(0, 10**13)
+                last = None if rng.random() < 0.05 else base + rng.randrange(-5000, 5000)
+                x = LimiterInput(last, base + rng.randrange(-5000, 60000), rng.randrange(-10, 120_000), rng.random() < 0.5)
+            else:
+                last = None if rng.random() < 0.05 else rng.randrange(I64_MIN, I64_MAX + 1)
+                x = LimiterInput(
+                    last, rng.randrange(I64_MIN, I64_MAX + 1), rng.randrange(I64_MIN, I64_MAX + 1), rng.random() < 0.5
+                )
+            yield Case("generated", x)
+
+    def case_to_json(self, x: LimiterInput) -> Any:
+        return {"last_ms": x.last_ms, "now_ms": x.now_ms, "interval_ms": x.interval_ms, "wait": x.wait}
+
+    def case_from_json(self, data: Any) -> LimiterInput:
+        return LimiterInput(data["last_ms"], data["now_ms"], data["interval_ms"], bool(data["wait"]))
+
+    def redact(self, x: LimiterInput) -> Any:
+        return self.case_to_json(x)  # only numbers: nothing secret
+
+
+FEATURE = RateLimitFeature()
+
+
+class RateLimited(Exception):
+    """The request came too early and the limiter is not in wait mode."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"Rate limit exceeded: retry in {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class RateLimiter:
+    """One limiter shared by the chat and messages routes.
+
+    `acquire()` returns when the request may go on, sleeping first in wait
+    mode, or raises RateLimited. The decision runs through the rollout layer
+    (feature `rate_limit`); the state update happens under a lock so that
+    concurrent requests each get their own slot.
+    """
+
+    def __init__(
+        self, interval_seconds: float | None, *, wait: bool, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval_ms = int(round((interval_seconds or 0) * 1000))
+        self.wait = wait
+        self._clock = clock
+        self._last_ms: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.interval_ms > 0
+
+    def decide_now(self) -> LimiterDecision:
+        with self._lock:
+            now_ms = int(self._clock() * 1000)
+            decision = FEATURE(LimiterInput(self._last_ms, now_ms, self.interval_ms, self.wait), key="limiter")
+            self._last_ms = decision.new_last_ms
+            return decision
+
+    async def acquire(self) -> None:
+        if not self.enabled:
+            return
+        decision = self.decide_now()
+        if decision.action == REJECT:
+            raise RateLimited(max(1, math.ceil(decision.delay_ms / 1000)))
+        if decision.action == WAIT:
+            await asyncio.sleep(decision.delay_ms / 1000)

@@ -1,0 +1,181 @@
+"""Loads the native library with cffi (ABI mode) and says whether it can be
+used. It never raises: every failure becomes a status with a reason, and the
+program carries on with the Python references.
+
+Statuses:
+  ok            loaded, handshake passed
+  disabled      COPILOT_HYBRID_NATIVE=0 (the kill switch)
+  missing       no library file where it should be
+  stale         built from other sources than those present (or, in an
+                installed package without sources, for another package version)
+  abi_mismatch  built for another ABI version than this Python code speaks
+  load_error    the file exists but cannot be loaded or lacks the handshake
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from copilot_hybrid import __version__
+from copilot_hybrid.native import build as _build
+
+KILL_SWITCH_ENV = "COPILOT_HYBRID_NATIVE"
+LIBRARY_ENV = "COPILOT_HYBRID_NATIVE_LIB"
+STATUSES = ("ok", "disabled", "missing", "stale", "abi_mismatch", "load_error")
+HANDSHAKE = ("ch_abi_version", "ch_source_digest", "ch_package_version", "ch_last_error")
+
+
+@dataclass(frozen=True)
+class NativeLibrary:
+    """The outcome of one load attempt. `ffi` and `lib` are set only when ok."""
+
+    status: str
+    reason: str
+    library: Path | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+    ffi: Any = None
+    lib: Any = None
+    source_digest: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def build_id(self) -> str | None:
+        value = self.record.get("build_id")
+        return str(value) if value else None
+
+    def has(self, *symbols: str) -> bool:
+        """Whether every symbol is exported (an older library may lack one,
+        which disables only the feature that needs it)."""
+        if not self.ok:
+            return False
+        for symbol in symbols:
+            try:
+                getattr(self.lib, symbol)
+            except AttributeError:
+                return False
+        return True
+
+    def last_error(self) -> str:
+        if not self.ok:
+            return self.reason
+        message: bytes = self.ffi.string(self.lib.ch_last_error())
+        return message.decode("utf-8", "replace")
+
+
+def kill_switch_on() -> bool:
+    return os.environ.get(KILL_SWITCH_ENV, "").strip().lower() in ("0", "false", "no", "off")
+
+
+def default_library_path() -> Path:
+    override = os.environ.get(LIBRARY_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    return _build.DEFAULT_OUTPUT_DIR / _build.library_filename()
+
+
+_PREPROCESSOR = re.compile(r"^\s*#.*$", re.MULTILINE)
+
+
+def cdef_from_header(header_text: str) -> str:
+    """The header with preprocessor lines removed; cffi parses the rest."""
+    return _PREPROCESSOR.sub("", header_text)
+
+
+def header_functions(header_text: str) -> list[str]:
+    """Names of the ch_* functions declared in the header."""
+    text = re.sub(r"/\*.*?\*/", "", header_text, flags=re.DOTALL)
+    return sorted(set(re.findall(r"\b(ch_\w+)\s*\(", text)))
+
+
+def _header_for(library: Path) -> Path:
+    beside = library.parent / _build.HEADER_NAME
+    if beside.is_file():
+        return beside
+    return _build.SOURCE_ZIG_DIR / "include" / _build.HEADER_NAME
+
+
+def open_library(library: Path) -> NativeLibrary:
+    """Loads one library file and runs the handshake; never raises."""
+    if not library.is_file():
+        return NativeLibrary("missing", f"no native library at {library} (run `copilot-hybrid build`)", library)
+    record: dict[str, Any] = {}
+    try:
+        record = json.loads((library.parent / _build.RECORD_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    try:
+        import cffi
+
+        header = _header_for(library)
+        ffi = cffi.FFI()
+        ffi.cdef(cdef_from_header(header.read_text(encoding="utf-8")))
+        lib = ffi.dlopen(str(library))
+        for symbol in HANDSHAKE:
+            getattr(lib, symbol)
+        abi = int(lib.ch_abi_version())
+        digest = ffi.string(lib.ch_source_digest()).decode("ascii", "replace")
+        built_for = ffi.string(lib.ch_package_version()).decode("ascii", "replace")
+    except ImportError as exc:
+        return NativeLibrary("load_error", f"cffi is not installed: {exc}", library, record)
+    except AttributeError as exc:
+        return NativeLibrary("load_error", f"{library} lacks a handshake export: {exc}", library, record)
+    except Exception as exc:  # noqa: BLE001 - cffi raises OSError, CDefError, ...: all mean "cannot load"
+        return NativeLibrary("load_error", f"cannot load {library}: {exc}", library, record)
+    if abi != _build.ABI_VERSION:
+        return NativeLibrary(
+            "abi_mismatch",
+            f"{library} speaks native ABI {abi}, this package needs ABI {_build.ABI_VERSION}; rebuild it",
+            library,
+            record,
+            source_digest=digest,
+        )
+    if _build.SOURCE_ZIG_DIR.is_dir():
+        present = _build.source_digest(_build.SOURCE_ZIG_DIR)
+        if digest != present:
+            return NativeLibrary(
+                "stale",
+                f"{library} was built from other sources than {_build.SOURCE_ZIG_DIR} "
+                f"(built {digest[:12]}, present {present[:12]}); run `copilot-hybrid build`",
+                library,
+                record,
+                source_digest=digest,
+            )
+    elif built_for != __version__:
+        return NativeLibrary(
+            "stale",
+            f"{library} was built for copilot-hybrid {built_for}, this is {__version__}; reinstall",
+            library,
+            record,
+            source_digest=digest,
+        )
+    return NativeLibrary("ok", f"loaded {library}", library, record, ffi, lib, digest)
+
+
+_lock = threading.Lock()
+_cached: NativeLibrary | None = None
+
+
+def load(*, refresh: bool = False) -> NativeLibrary:
+    """The process's native library, loaded once (thread-safe); never raises."""
+    global _cached
+    if _cached is not None and not refresh:
+        return _cached
+    with _lock:
+        if _cached is None or refresh:
+            if kill_switch_on():
+                _cached = NativeLibrary("disabled", f"{KILL_SWITCH_ENV}=0: the native core is switched off")
+            else:
+                try:
+                    _cached = open_library(default_library_path())
+                except Exception as exc:  # noqa: BLE001 - the loader must never raise
+                    _cached = NativeLibrary("load_error", f"unexpected loader failure: {exc!r}")
+        return _cached

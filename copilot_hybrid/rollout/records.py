@@ -1,0 +1,92 @@
+"""What rollout remembers on disk: verify results per build, the mismatch
+log, and cumulative counters. All under the data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from copilot_hybrid import config
+
+
+def _dir(*parts: str) -> Path:
+    return config.data_dir().joinpath(*parts)
+
+
+def verify_record_path(feature: str) -> Path:
+    return _dir("verify", f"{feature}.json")
+
+
+def save_verify_result(feature: str, result: dict[str, Any]) -> Path:
+    path = verify_record_path(feature)
+    config.ensure_private_dir(path.parent)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def last_verify_result(feature: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(verify_record_path(feature).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def verify_passed(feature: str, build_id: str | None) -> bool:
+    """Whether the last verify of `feature` passed on exactly this build."""
+    record = last_verify_result(feature)
+    return bool(build_id and record and record.get("build_id") == build_id and record.get("passed") is True)
+
+
+def mismatch_log_path(feature: str) -> Path:
+    return _dir("mismatches", f"{feature}.jsonl")
+
+
+def append_mismatch(feature: str, entry: dict[str, Any]) -> None:
+    path = mismatch_log_path(feature)
+    config.ensure_private_dir(path.parent)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+
+def mismatch_case_dir(feature: str) -> Path:
+    return _dir("verify", "cases", feature)
+
+
+def counters_path(feature: str) -> Path:
+    return _dir("metrics", f"{feature}.json")
+
+
+def add_counters(feature: str, delta: dict[str, int]) -> None:
+    """Adds `delta` to the feature's persisted counters.
+
+    Read-modify-write without a file lock: two proxies flushing at the same
+    instant can lose one flush's increments, acceptable for telemetry.
+    """
+    if not any(delta.values()):
+        return
+    path = counters_path(feature)
+    totals = read_counters(feature)
+    for name, value in delta.items():
+        totals[name] = totals.get(name, 0) + value
+    totals_out: dict[str, Any] = dict(totals)
+    totals_out["updated_at"] = int(time.time())
+    config.ensure_private_dir(path.parent)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(totals_out, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_counters(feature: str) -> dict[str, int]:
+    try:
+        data = json.loads(counters_path(feature).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: int(v) for k, v in data.items() if isinstance(v, int) and k != "updated_at"}
