@@ -45,7 +45,7 @@ class NativeBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                 optimize=optimize,
                 package_version=__version__,
             )
-        except Exception as exc:  # noqa: BLE001 - any failure: pure-Python install or hard error
+        except Exception as exc:
             if os.environ.get(REQUIRE_ENV) == "1":
                 raise RuntimeError(f"native build failed and {REQUIRE_ENV}=1: {exc}") from exc
             _warn(

@@ -21,7 +21,8 @@ def build_command(
         typer.Option(help="Cross-compile for a Zig triple, e.g. aarch64-linux-gnu, x86_64-macos, x86_64-windows."),
     ] = None,
     check: Annotated[
-        bool, typer.Option("--check", help="Only load the existing build in a fresh process and smoke-call every export.")
+        bool,
+        typer.Option("--check", help="Only load the existing build in a fresh process and smoke-call every export."),
     ] = False,
     output: Annotated[
         Optional[Path],  # noqa: UP045
@@ -44,9 +45,7 @@ def build_command(
         typer.echo(report)
         return
     try:
-        result = native_build.build(
-            optimize=optimize, target=target, output_dir=output, package_version=__version__
-        )
+        result = native_build.build(optimize=optimize, target=target, output_dir=output, package_version=__version__)
     except native_build.BuildError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

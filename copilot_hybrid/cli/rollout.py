@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-rollout_app = typer.Typer(help="Show and set per-feature rollout modes (off, shadow, percent:N, on).", no_args_is_help=True)
+rollout_app = typer.Typer(
+    help="Show and set per-feature rollout modes (off, shadow, percent:N, on).", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +32,9 @@ def feature_status() -> dict[str, Any]:
         verify = records.last_verify_result(feature.name)
         persisted = records.read_counters(feature.name)
         live = counters(feature.name)
-        totals = {k: persisted.get(k, 0) + live.get(k, 0) for k in ("calls", "native_errors", "mismatches", "shadow_runs")}
+        totals = {
+            k: persisted.get(k, 0) + live.get(k, 0) for k in ("calls", "native_errors", "mismatches", "shadow_runs")
+        }
         result["features"][feature.name] = {
             "configured": str(decision.configured),
             "source": decision.source,
@@ -68,7 +72,8 @@ def status_command(json_output: Annotated[bool, typer.Option("--json", help="Pri
             verify_text = "never verified"
         else:
             which = "this build" if verify["current_build"] else f"another build ({verify['build_id']})"
-            verify_text = f"verify {'passed' if verify['passed'] else 'FAILED'} on {which}, {verify['mismatches']} mismatches / {verify['cases']} cases"
+            outcome = "passed" if verify["passed"] else "FAILED"
+            verify_text = f"verify {outcome} on {which}: {verify['mismatches']} mismatches in {verify['cases']} cases"
         c = f["counters"]
         typer.echo(
             f"{name}: configured {f['configured']} ({f['source']}), effective {f['effective']}\n"
@@ -104,7 +109,9 @@ def set_command(
                 else f"`copilot-hybrid verify {target.name}` has not passed on the current build ({native.build_id})"
             )
             if not force:
-                typer.echo(f"refusing to set {target.name} to {parsed}: {why}. Run verify first, or use --force.", err=True)
+                typer.echo(
+                    f"refusing to set {target.name} to {parsed}: {why}. Run verify first, or use --force.", err=True
+                )
                 raise typer.Exit(1)
             typer.echo(f"WARNING: --force: setting {target.name} to {parsed} although {why}", err=True)
     try:

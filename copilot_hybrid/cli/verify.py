@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
 
 def verify_command(
     features: Annotated[Optional[list[str]], typer.Argument(help="Features to verify (default: all).")] = None,  # noqa: UP045
-    cases: Annotated[int, typer.Option("--cases", help="Generated cases per feature, on top of corpus and edge cases.")] = 2000,
+    cases: Annotated[
+        int, typer.Option("--cases", help="Generated cases per feature, on top of corpus and edge cases.")
+    ] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated cases.")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Exit 0 when native is unavailable.")] = False,
@@ -48,7 +50,7 @@ def verify_command(
             raise typer.Exit(1)
         selected = [f for f in selected if f.name not in unusable]
     results = []
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -56,19 +58,20 @@ def verify_command(
     ) as bar:  # fmt: skip
         for feature in selected:
             task = bar.add_task(f"verify {feature.name}", total=None)
-            results.append(
-                verifier.verify_feature(
-                    feature, count=cases, seed=seed, progress=lambda n, t=task: bar.advance(t, n)
-                )
-            )
+
+            def advance(n: int, task: TaskID = task) -> None:
+                bar.advance(task, n)
+
+            results.append(verifier.verify_feature(feature, count=cases, seed=seed, progress=advance))
     if json_output:
         typer.echo(json.dumps({"build_id": native.build_id, "results": [r.as_dict() for r in results]}, indent=2))
     else:
         typer.echo(f"{'feature':<12} {'cases':>8} {'mismatches':>10} {'native s':>9} {'reference s':>11} {'ratio':>7}")
         for r in results:
             ratio = f"{r.ratio:.2f}x" if r.ratio else "-"
+            native_s, reference_s = r.native_ns / 1e9, r.reference_ns / 1e9
             typer.echo(
-                f"{r.feature:<12} {r.cases:>8} {r.mismatches:>10} {r.native_ns / 1e9:>9.3f} {r.reference_ns / 1e9:>11.3f} {ratio:>7}"
+                f"{r.feature:<12} {r.cases:>8} {r.mismatches:>10} {native_s:>9.3f} {reference_s:>11.3f} {ratio:>7}"
             )
             for line in r.first_mismatches:
                 typer.echo(f"  {line}")

@@ -111,16 +111,19 @@ class RateLimitFeature(Feature[LimiterInput, LimiterDecision]):
             yield Case("edge", LimiterInput(1000, 1000, 0, wait), "zero interval")
             yield Case("edge", LimiterInput(1000, 1000, -5, wait), "negative interval")
             yield Case("edge", LimiterInput(0, 1, I64_MAX, wait), "huge interval")
-            for last in extremes:
+            for extreme_last in extremes:
                 for now in extremes:
                     for interval in (0, 1, 1000, I64_MAX):
-                        yield Case("edge", LimiterInput(last, now, interval, wait), "extremes")
-        rng = random.Random(seed)
+                        yield Case("edge", LimiterInput(extreme_last, now, interval, wait), "extremes")
+        rng = random.Random(seed)  # noqa: S311 - reproducible test inputs, not secrets
+        last: int | None
         for _ in range(count):
             if rng.random() < 0.7:  # realistic: milliseconds around a shared base
                 base = rng.randrange(0, 10**13)
                 last = None if rng.random() < 0.05 else base + rng.randrange(-5000, 5000)
-                x = LimiterInput(last, base + rng.randrange(-5000, 60000), rng.randrange(-10, 120_000), rng.random() < 0.5)
+                x = LimiterInput(
+                    last, base + rng.randrange(-5000, 60000), rng.randrange(-10, 120_000), rng.random() < 0.5
+                )
             else:
                 last = None if rng.random() < 0.05 else rng.randrange(I64_MIN, I64_MAX + 1)
                 x = LimiterInput(
@@ -161,7 +164,7 @@ class RateLimiter:
     def __init__(
         self, interval_seconds: float | None, *, wait: bool, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.interval_ms = int(round((interval_seconds or 0) * 1000))
+        self.interval_ms = round((interval_seconds or 0) * 1000)
         self.wait = wait
         self._clock = clock
         self._last_ms: int | None = None

@@ -88,16 +88,21 @@ def library_filename(target: str | None = None) -> str:
     return "libcopilot_core.so"
 
 
+ZIG_ENV = "COPILOT_HYBRID_ZIG"
+
+
 def zig_command() -> list[str]:
-    """How to run Zig: the ziglang package of this interpreter."""
+    """How to run Zig: $COPILOT_HYBRID_ZIG (a zig executable) if set, else
+    the pinned ziglang package of this interpreter."""
+    override = os.environ.get(ZIG_ENV, "").strip()
+    if override:
+        return [override]
     return [sys.executable, "-m", "ziglang"]
 
 
 def zig_version() -> str:
     try:
-        done = subprocess.run(
-            [*zig_command(), "version"], capture_output=True, text=True, timeout=60, check=False
-        )
+        done = subprocess.run([*zig_command(), "version"], capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         raise BuildError(f"cannot run Zig ({' '.join(zig_command())}): {exc}") from exc
     if done.returncode != 0:
@@ -184,7 +189,7 @@ def build(
             "optimize": optimize,
             "package_version": package_version,
             "library": name,
-            "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "built_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         record["build_id"] = build_id(record)
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +198,7 @@ def build(
         # old library mapped, and writing into it would crash that process.
         staged = output_dir / f".{name}.{os.getpid()}.new"
         shutil.copyfile(emitted, staged)
-        os.chmod(staged, 0o755)
+        os.chmod(staged, 0o755)  # noqa: S103 - a shared library must be readable and executable
         os.replace(staged, final)
         shutil.copyfile(header, output_dir / HEADER_NAME)
         record["seconds"] = round(time.perf_counter() - started, 3)

@@ -156,8 +156,12 @@ def run(feature: Feature[In, Out], x: In, *, key: str | None = None) -> Out:
             return _shadow(feature, state, decision, x)
         if mode.kind == "percent":
             # Without a key there is nothing to stick to: decide per call.
-            chosen = in_percent(feature.name, key, mode.percent) if key is not None else (
-                random.random() * 100 < mode.percent  # noqa: S311 - not security relevant
+            chosen = (
+                in_percent(feature.name, key, mode.percent)
+                if key is not None
+                else (
+                    random.random() * 100 < mode.percent  # noqa: S311 - not security relevant
+                )
             )
             if not chosen:
                 return _reference(feature, state, x)

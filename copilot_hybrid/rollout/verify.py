@@ -90,7 +90,7 @@ def verify_feature(
     """Compares both sides over every case; records the result for rollout."""
     native = load()
     result = VerifyResult(feature.name)
-    started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     case_dir = records.mismatch_case_dir(feature.name)
     for case in feature.cases(count=count, seed=seed):
         same, ref_text, nat_text, ref_ns, nat_ns = check_one(feature, case.value)
@@ -102,7 +102,9 @@ def verify_feature(
         if not same:
             result.mismatches += 1
             if len(result.first_mismatches) < 5:
-                result.first_mismatches.append(f"[{case.kind} {case.label}] reference {ref_text[:200]} | native {nat_text[:200]}")
+                result.first_mismatches.append(
+                    f"[{case.kind} {case.label}] reference {ref_text[:200]} | native {nat_text[:200]}"
+                )
             if len(result.case_files) < 200:
                 case_dir.mkdir(parents=True, exist_ok=True)
                 path = case_dir / f"{native.build_id or 'nobuild'}-{result.mismatches:05d}.json"
@@ -136,7 +138,7 @@ def verify_feature(
                 "seed": seed,
                 "generated_cases": count,
                 "started_at": started_at,
-                "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             },
         )
     return result

@@ -1,0 +1,93 @@
+"""`copilot-hybrid build`: failures are loud and name the path and reason;
+cross-compiles produce the right binary format; the Zig tests pass."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from copilot_hybrid import __version__
+from copilot_hybrid.native import build as native_build
+from copilot_hybrid.native.loader import load
+from tests.conftest import native_or_skip
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "copilot_hybrid", *args], capture_output=True, text=True, check=False)
+
+
+def test_check_loads_the_current_build_in_a_fresh_process() -> None:
+    native_or_skip()
+    done = run_cli("build", "--check")
+    assert done.returncode == 0, done.stderr
+    assert "ch_rate_limit_decide" in done.stdout and "every export answered" in done.stdout
+
+
+def test_check_names_path_and_reason_for_a_library_that_cannot_load(tmp_path: Path) -> None:
+    (tmp_path / native_build.library_filename()).write_bytes(b"\x7fELF but not really")
+    (tmp_path / native_build.HEADER_NAME).write_text("uint32_t ch_abi_version(void);\n")
+    done = run_cli("build", "--check", "--output", str(tmp_path))
+    assert done.returncode == 1
+    assert "cannot be loaded" in done.stderr and str(tmp_path) in done.stderr
+
+
+def test_check_of_a_missing_build_is_an_error(tmp_path: Path) -> None:
+    done = run_cli("build", "--check", "--output", str(tmp_path))
+    assert done.returncode == 1 and "no such file" in done.stderr
+
+
+def test_compile_error_is_reported_and_leaves_no_library(tmp_path: Path) -> None:
+    sources = tmp_path / "zig"
+    shutil.copytree(native_build.SOURCE_ZIG_DIR, sources, ignore=shutil.ignore_patterns(".zig-cache"))
+    (sources / "src" / "rate_limit.zig").write_text("this is not zig\n")
+    out = tmp_path / "out"
+    with pytest.raises(native_build.BuildError, match="zig build-lib failed") as info:
+        native_build.build(zig_dir=sources, output_dir=out, package_version=__version__)
+    assert "rate_limit.zig" in str(info.value)
+    assert not (out / native_build.library_filename()).exists()
+
+
+def test_unknown_optimize_mode_is_refused() -> None:
+    done = run_cli("build", "--optimize", "Fastest")
+    assert done.returncode == 1 and "unknown optimize mode" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("aarch64-linux-gnu", "elf-aarch64"), ("x86_64-macos", "macho-x86_64"), ("x86_64-windows", "pe-x86_64")],
+)
+def test_cross_compiles_have_the_right_binary_format(tmp_path: Path, target: str, expected: str) -> None:
+    result = native_build.build(target=target, output_dir=tmp_path, package_version=__version__)
+    assert result.library.name == native_build.library_filename(target)
+    assert native_build.binary_format(result.library) == expected
+    assert result.record["target"] == target
+
+
+def test_build_record_describes_the_build() -> None:
+    native_or_skip()
+    record = load().record
+    for key in ("abi_version", "source_digest", "zig_version", "target", "optimize", "built_at", "build_id"):
+        assert key in record
+    assert record["zig_version"] == native_build.ZIG_PIN
+
+
+def test_zig_unit_tests_pass(tmp_path: Path) -> None:
+    """`zig test` over root.zig: the header drift check and every feature's
+    Zig tests (std.testing.allocator fails a test on a leak)."""
+    info = tmp_path / "build_info.zig"
+    info.write_text(
+        'pub const source_digest: [*:0]const u8 = "test";\npub const package_version: [*:0]const u8 = "test";\n'
+    )
+    zig = native_build.SOURCE_ZIG_DIR
+    done = subprocess.run(
+        [*native_build.zig_command(), "test", "-lc", "-I", str(zig / "include"), "--dep", "build_info",
+         f"-Mroot={zig / 'src' / 'root.zig'}", f"-Mbuild_info={info}", "--cache-dir", str(zig / ".zig-cache")],
+        capture_output=True, text=True, cwd=zig, check=False, timeout=600,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "All" in output and "passed" in output

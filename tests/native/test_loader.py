@@ -1,0 +1,160 @@
+"""The loader reaches every status, never raises, and the program keeps
+working on the Python references in each case."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from copilot_hybrid.features.rate_limit import FEATURE as RATE_LIMIT
+from copilot_hybrid.features.rate_limit import LimiterInput, decide
+from copilot_hybrid.native import build as native_build
+from copilot_hybrid.native import loader
+from copilot_hybrid.rollout import runner
+from tests.conftest import native_or_skip
+
+SAMPLE = LimiterInput(last_ms=1000, now_ms=1500, interval_ms=1000, wait=False)
+
+
+@pytest.fixture
+def use_library(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Lets a test point the process's loader elsewhere; restores it after."""
+    yield
+    monkeypatch.undo()
+    loader.load(refresh=True)
+    runner.reset()
+
+
+def reload_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> loader.NativeLibrary:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runner.reset()
+    return loader.load(refresh=True)
+
+
+def assert_still_works_on_reference(status: str) -> None:
+    """The feature answers (from the reference) and says why."""
+    decision = runner.decide(RATE_LIMIT)
+    assert decision.effective.kind == "off"
+    assert status in decision.reason or (status == "disabled" and "kill switch" in decision.reason)
+    assert RATE_LIMIT(SAMPLE) == decide(SAMPLE)
+    done = subprocess.run(
+        [sys.executable, "-m", "copilot_hybrid", "debug", "--json"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["native"]["status"] == status
+    assert info["features"]["rate_limit"]["effective"] == "off"
+
+
+def copy_build(tmp_path: Path) -> Path:
+    native_or_skip()
+    built = loader.load().library
+    assert built is not None
+    target = tmp_path / "lib"
+    shutil.copytree(built.parent, target)
+    return target / built.name
+
+
+def test_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_library: None) -> None:
+    native = reload_with(monkeypatch, COPILOT_HYBRID_NATIVE_LIB=str(tmp_path / "nowhere" / "libcopilot_core.so"))
+    assert native.status == "missing" and "copilot-hybrid build" in native.reason
+    assert_still_works_on_reference("missing")
+
+
+def test_disabled_by_kill_switch(monkeypatch: pytest.MonkeyPatch, use_library: None) -> None:
+    native = reload_with(monkeypatch, COPILOT_HYBRID_NATIVE="0")
+    assert native.status == "disabled" and native.lib is None
+    assert_still_works_on_reference("disabled")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_corrupt_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_library: None, damage: str) -> None:
+    library = copy_build(tmp_path)
+    data = library.read_bytes()
+    library.write_bytes(
+        {"garbage": b"not a shared library\n" * 100, "truncated": data[: len(data) // 3], "empty": b""}[damage]
+    )
+    native = reload_with(monkeypatch, COPILOT_HYBRID_NATIVE_LIB=str(library))
+    assert native.status == "load_error" and str(library) in native.reason
+    assert_still_works_on_reference("load_error")
+
+
+def test_stale_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_library: None) -> None:
+    library = copy_build(tmp_path)
+    sources = tmp_path / "zig"
+    shutil.copytree(native_build.SOURCE_ZIG_DIR, sources, ignore=shutil.ignore_patterns(".zig-cache"))
+    with (sources / "src" / "rate_limit.zig").open("a") as handle:
+        handle.write("\n// an edit made after the build\n")
+    monkeypatch.setattr(native_build, "SOURCE_ZIG_DIR", sources)
+    native = reload_with(monkeypatch, COPILOT_HYBRID_NATIVE_LIB=str(library))
+    assert native.status == "stale" and "other sources" in native.reason
+    assert_still_works_on_reference_in_process("stale")
+
+
+def test_stale_package_version_without_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_library: None
+) -> None:
+    """An installed wheel has no zig/ sources: the package version decides."""
+    library = copy_build(tmp_path)
+    monkeypatch.setattr(native_build, "SOURCE_ZIG_DIR", tmp_path / "no-sources")
+    monkeypatch.setattr(loader, "__version__", "9.9.9")
+    native = reload_with(monkeypatch, COPILOT_HYBRID_NATIVE_LIB=str(library))
+    assert native.status == "stale" and "9.9.9" in native.reason
+    assert_still_works_on_reference_in_process("stale")
+
+
+def assert_still_works_on_reference_in_process(status: str) -> None:
+    # The subprocess check of assert_still_works_on_reference cannot see a
+    # monkeypatched source tree, so stale is checked in this process only.
+    decision = runner.decide(RATE_LIMIT)
+    assert decision.effective.kind == "off" and status in decision.reason
+    assert RATE_LIMIT(SAMPLE) == decide(SAMPLE)
+
+
+OTHER_ABI = """
+export fn ch_abi_version() u32 { return 2; }
+export fn ch_source_digest() [*:0]const u8 { return "other"; }
+export fn ch_package_version() [*:0]const u8 { return "0.0.0"; }
+export fn ch_last_error() [*:0]const u8 { return ""; }
+"""
+
+
+def test_abi_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_library: None) -> None:
+    """A real library that speaks ABI 2, compiled for this test."""
+    source = tmp_path / "other_abi.zig"
+    source.write_text(OTHER_ABI)
+    out = tmp_path / "lib"
+    out.mkdir()
+    library = out / native_build.library_filename()
+    done = subprocess.run(
+        [*native_build.zig_command(), "build-lib", "-dynamic", "-O", "ReleaseSmall",
+         f"-femit-bin={library}", str(source)],
+        capture_output=True, text=True, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shutil.copyfile(native_build.SOURCE_ZIG_DIR / "include" / native_build.HEADER_NAME, out / native_build.HEADER_NAME)
+    native = reload_with(monkeypatch, COPILOT_HYBRID_NATIVE_LIB=str(library))
+    assert native.status == "abi_mismatch" and "ABI 2" in native.reason
+    assert_still_works_on_reference("abi_mismatch")
+
+
+def test_ok_library_passes_the_handshake() -> None:
+    native_or_skip()
+    native = loader.load()
+    assert native.ok and native.source_digest == native_build.source_digest(native_build.SOURCE_ZIG_DIR)
+    assert native.record["abi_version"] == native_build.ABI_VERSION
+    assert native.has("ch_rate_limit_decide") and not native.has("ch_no_such_export")
+
+
+def test_cdef_comes_from_the_header() -> None:
+    header = (native_build.SOURCE_ZIG_DIR / "include" / native_build.HEADER_NAME).read_text()
+    names = loader.header_functions(header)
+    assert {"ch_abi_version", "ch_rate_limit_decide"} <= set(names)
+    assert "#" not in loader.cdef_from_header(header)
