@@ -57,8 +57,9 @@ class NativeBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         sys.stderr.write(f"copilot-hybrid: built {result.library} in {result.seconds:.1f} s\n")
         if version == "editable":
             return  # the editable package imports the library from the source tree
+        # _build/ is git-ignored, and hatchling leaves ignored files out
+        # unless they are declared artifacts.
         build_data["artifacts"].append("copilot_hybrid/native/_build/")
-        build_data["force_include"][str(result.library.parent)] = "copilot_hybrid/native/_build"
         build_data["pure_python"] = False
         # ABI-mode library: independent of the CPython ABI, tied to the platform.
         platform_tag = sysconfig.get_platform().replace("-", "_").replace(".", "_")
