@@ -8,8 +8,10 @@ surrogates the way V8 does, not the way `json.dumps` does.
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -78,22 +80,21 @@ def js_string(value: Any) -> str:
     return str(value)
 
 
-def _quote(text: str) -> str:
-    encoded = json.dumps(text, ensure_ascii=False)
-    # JSON.stringify (ES2019+) escapes lone surrogates; json.dumps leaves them raw.
+# The C-accelerated quoter json.dumps(ensure_ascii=False) uses, minus its per-call setup.
+_encode_basestring: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _escape_lone_surrogates(encoded: str) -> str:
+    # JSON.stringify (ES2019+) escapes lone surrogates; json leaves them raw.
     if _LONE_SURROGATE.search(encoded):
-        encoded = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
     return encoded
 
 
 def js_key_order(obj: dict[Any, Any]) -> list[tuple[str, Any]]:
     """Own-property order of a parsed JS object: array-index keys first."""
     items = [(k if isinstance(k, str) else js_string(k), v) for k, v in obj.items()]
-    index_keys = [
-        (k, v)
-        for k, v in items
-        if _ARRAY_INDEX.fullmatch(k) and int(k) < 2**32 - 1
-    ]
+    index_keys = [(k, v) for k, v in items if _ARRAY_INDEX.fullmatch(k) and int(k) < 2**32 - 1]
     if not index_keys:
         return items
     index_keys.sort(key=lambda kv: int(kv[0]))
@@ -103,10 +104,14 @@ def js_key_order(obj: dict[Any, Any]) -> list[tuple[str, Any]]:
 
 def js_stringify(value: Any) -> str:
     """`JSON.stringify(value)`: compact, non-ASCII kept, JS numbers and key order."""
+    return _escape_lone_surrogates(_stringify(value))
+
+
+def _stringify(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return _quote(value)
+        return _encode_basestring(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -114,10 +119,10 @@ def js_stringify(value: Any) -> str:
     if isinstance(value, float):
         return _float_to_js(value) if math.isfinite(value) else "null"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(js_stringify(item) for item in value) + "]"
+        return "[" + ",".join(_stringify(item) for item in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(_quote(k) + ":" + js_stringify(v) for k, v in js_key_order(value)) + "}"
-    return _quote(str(value))
+        return "{" + ",".join(_encode_basestring(k) + ":" + _stringify(v) for k, v in js_key_order(value)) + "}"
+    return _encode_basestring(str(value))
 
 
 def _finite_or_null(value: int) -> str:
