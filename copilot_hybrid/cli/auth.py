@@ -1,9 +1,54 @@
-"""Placeholder: this command group is being written."""
+"""`copilot-hybrid auth`: log in to GitHub with the device flow and store the token (0600)."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this module's commands to the root app."""
+    app.command("auth")(auth_command)
+
+
+def auth_command(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    show_token: Annotated[bool, typer.Option("--show-token", help="Print the GitHub token once obtained.")] = False,
+    github_url: Annotated[
+        str, typer.Option("--github-url", envvar="COPILOT_HYBRID_GITHUB_URL", show_envvar=True, help="GitHub web base.")
+    ] = "https://github.com",
+    github_api_url: Annotated[
+        str,
+        typer.Option(
+            "--github-api-url", envvar="COPILOT_HYBRID_GITHUB_API_URL", show_envvar=True, help="GitHub API base."
+        ),
+    ] = "https://api.github.com",
+) -> None:
+    """Log in to GitHub (device flow, always a fresh login) and write the token file."""
+    import asyncio
+    import logging
+
+    from copilot_hybrid.github.errors import ProxyError
+    from copilot_hybrid.github.redact import setup_logging
+
+    setup_logging(verbose)
+    log = logging.getLogger("copilot_hybrid.auth")
+    try:
+        path = asyncio.run(_auth(github_url, github_api_url, show_token))
+    except ProxyError as exc:
+        log.error("Login failed: %s", exc)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    log.info("GitHub token written to %s", path)
+
+
+async def _auth(github_url: str, github_api_url: str, show_token: bool) -> str:
+    from copilot_hybrid.copilot.client import make_http_client
+    from copilot_hybrid.github.login import setup_github_token
+
+    async with make_http_client() as http:
+        login = await setup_github_token(
+            http, github_url=github_url, github_api_url=github_api_url, force=True, show_token=show_token
+        )
+    return str(login.path)

@@ -118,14 +118,14 @@ class CopilotTokenManager:
         token = self._token
         if token is not None and self._clock() < token.refresh_at:
             return token
-        return await self._refresh_if(lambda t: t is None or self._clock() >= t.refresh_at)
+        return await self._refresh_if(lambda t: t is None or self._clock() >= t.refresh_at, bridge=True)
 
     async def refresh(self, *, stale: str | None = None) -> CopilotToken:
         """Forces a new exchange; with `stale`, only if that token is still the current one
         (so a burst of 401s on the same token causes one exchange)."""
-        return await self._refresh_if(lambda t: t is None or stale is None or t.token == stale)
+        return await self._refresh_if(lambda t: t is None or stale is None or t.token == stale, bridge=False)
 
-    async def _refresh_if(self, needed: Callable[[CopilotToken | None], bool]) -> CopilotToken:
+    async def _refresh_if(self, needed: Callable[[CopilotToken | None], bool], *, bridge: bool) -> CopilotToken:
         async with self._lock:
             old = self._token
             if old is not None and not needed(old):
@@ -134,7 +134,8 @@ class CopilotTokenManager:
                 new = await self._fetch_with_retry()
             except CopilotTokenError as exc:
                 now = self._clock()
-                if old is not None and old.usable(now):
+                # A token Copilot just rejected (forced refresh) is no bridge.
+                if bridge and old is not None and old.usable(now):
                     log.warning("Copilot token refresh failed (%s); the current token stays in use for now", exc)
                     self._token = CopilotToken(old.token, old.expires_at, now + RETRY_AFTER_FAILURE, old.api_base)
                     return self._token

@@ -44,8 +44,8 @@ async def request_device_code(http: httpx.AsyncClient, github_url: str) -> Devic
             device_code=str(data["device_code"]),
             user_code=str(data["user_code"]),
             verification_uri=str(data.get("verification_uri") or f"{github_url.rstrip('/')}/login/device"),
-            expires_in=int(data.get("expires_in") or 900),
-            interval=max(0, int(data.get("interval") or 5)),
+            expires_in=int(data["expires_in"]) if data.get("expires_in") is not None else 900,
+            interval=max(0, int(data["interval"])) if data.get("interval") is not None else 5,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DeviceFlowError(f"GitHub sent an unexpected device-code answer: {data!r}", reason="bad_response") from exc

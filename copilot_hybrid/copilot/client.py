@@ -1,0 +1,136 @@
+"""The Copilot upstream client: one shared httpx.AsyncClient, pooled keep-alive.
+
+Bodies go out as the bytes the caller hands in (no re-serialising of
+pass-through requests). A 401 forces one token refresh and one retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from copilot_hybrid.copilot.headers import copilot_headers
+from copilot_hybrid.github.constants import copilot_base_for_account
+from copilot_hybrid.github.copilot_token import CopilotToken, CopilotTokenManager
+from copilot_hybrid.github.errors import UpstreamError, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def make_http_client(*, proxy_env: bool = False) -> httpx.AsyncClient:
+    """The process's one upstream client.
+
+    `trust_env` is what --proxy-env switches: httpx then honours HTTPS_PROXY /
+    HTTP_PROXY / ALL_PROXY / NO_PROXY like copilot-api's proxy-from-env. Without
+    it no proxy variable is read, as copilot-api does.
+    """
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=60.0),
+        trust_env=proxy_env,
+        follow_redirects=False,
+    )
+
+
+class CopilotClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: CopilotTokenManager,
+        *,
+        vscode_version: str,
+        base_override: str | None = None,
+        account_type: str = "individual",
+    ) -> None:
+        self.http = http
+        self.tokens = tokens
+        self.vscode_version = vscode_version
+        self.base_override = base_override.rstrip("/") if base_override else None
+        self.account_type = account_type
+        self.retried_401 = 0
+
+    def base_url(self, token: CopilotToken | None = None) -> str:
+        """--copilot-api-url, else the token's endpoints.api, else the account type's host."""
+        if self.base_override:
+            return self.base_override
+        token = token or self.tokens.current
+        if token is not None and token.api_base:
+            return token.api_base
+        return copilot_base_for_account(self.account_type)
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        vision: bool = False,
+        initiator: str | None = None,
+    ) -> httpx.Response:
+        """Sends and returns a 2xx response whose body is NOT read yet: the caller must
+        `aread()`/iterate and `aclose()` it. Non-2xx raises UpstreamError, transport
+        trouble UpstreamUnavailable."""
+        for attempt in (1, 2):
+            token = await self.tokens.get()
+            request = self.http.build_request(
+                method,
+                self.base_url(token) + path,
+                content=content,
+                headers=copilot_headers(token.token, self.vscode_version, vision=vision, initiator=initiator),
+            )
+            try:
+                response = await self.http.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise UpstreamUnavailable(
+                    f"Copilot did not answer in time ({type(exc).__name__})", timeout=True
+                ) from exc
+            except httpx.HTTPError as exc:
+                raise UpstreamUnavailable(f"Copilot could not be reached: {type(exc).__name__}: {exc}") from exc
+            if response.status_code < 400:
+                return response
+            try:
+                body = await response.aread()
+            except httpx.HTTPError:
+                body = b""
+            finally:
+                await response.aclose()
+            if response.status_code == 401 and attempt == 1:
+                # The token may have expired early or been revoked: refresh once and retry.
+                log.info("Copilot answered 401; refreshing the Copilot token and retrying once")
+                self.retried_401 += 1
+                await self.tokens.refresh(stale=token.token)
+                continue
+            raise UpstreamError(
+                response.status_code, body, content_type=response.headers.get("content-type", ""), url=str(request.url)
+            )
+        raise AssertionError("unreachable")
+
+    async def request(self, method: str, path: str, *, content: bytes | None = None) -> httpx.Response:
+        """Like send(), with the body read and the connection released."""
+        response = await self.send(method, path, content=content)
+        try:
+            await response.aread()
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"Copilot's answer broke off: {type(exc).__name__}: {exc}") from exc
+        finally:
+            await response.aclose()
+        return response
+
+    async def chat_completions(self, body: bytes, *, vision: bool, initiator: str) -> httpx.Response:
+        """The unread response (SSE or JSON): the caller streams or reads it, then closes it."""
+        return await self.send("POST", "/chat/completions", content=body, vision=vision, initiator=initiator)
+
+    async def embeddings(self, body: bytes) -> httpx.Response:
+        return await self.request("POST", "/embeddings", content=body)
+
+    async def models(self) -> dict[str, Any]:
+        response = await self.request("GET", "/models")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise UpstreamError(502, b'{"message":"Copilot sent a non-JSON model list"}') from exc
+        if not isinstance(data, dict):
+            raise UpstreamError(502, b'{"message":"Copilot sent an unexpected model list"}')
+        return data

@@ -1,0 +1,146 @@
+"""Anthropic surface: /v1/messages (translated onto Copilot's chat completions)
+and /v1/messages/count_tokens (local tokenizer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from copilot_hybrid.copilot.headers import anthropic_initiator, has_vision
+from copilot_hybrid.copilot.models import tokenizer_name
+from copilot_hybrid.github.errors import UpstreamError, UpstreamUnavailable
+from copilot_hybrid.server.body import dumps, parse_object, read_body, require
+from copilot_hybrid.server.errors import ApiError, json_response
+from copilot_hybrid.server.runtime import Runtime
+from copilot_hybrid.server.streams import SSE_HEADERS, iter_sse_data
+
+log = logging.getLogger("copilot_hybrid.server")
+
+
+def _check_messages_request(payload: dict[str, Any]) -> None:
+    require(payload, "model", str, "a string")
+    require(payload, "messages", list, "an array")
+    require(payload, "max_tokens", int, "an integer", required=False)
+    require(payload, "stream", bool, "a boolean", required=False)
+
+
+def register(app: FastAPI, rt: Runtime) -> None:
+    from copilot_hybrid.translate import TranslationError, anthropic_to_openai, openai_to_anthropic
+
+    async def messages(request: Request) -> Response:
+        await rt.limiter.acquire()
+        body = await read_body(request, rt.settings.max_body_bytes)
+        payload = parse_object(body)
+        _check_messages_request(payload)
+        try:
+            openai_payload = anthropic_to_openai(payload, known_models=rt.models.ids())
+        except TranslationError as exc:
+            raise ApiError(400, exc.message, param=exc.param) from exc
+        log.debug(
+            "messages: model %s -> %s, stream=%s", payload["model"], openai_payload.get("model"), payload.get("stream")
+        )
+        await rt.approve(f"messages {payload['model']}")
+        upstream = await rt.copilot.chat_completions(
+            dumps(openai_payload),
+            vision=has_vision(openai_payload.get("messages")),
+            initiator=anthropic_initiator(payload["messages"]),
+        )
+        if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
+            try:
+                raw = await upstream.aread()
+            except httpx.HTTPError as exc:
+                raise UpstreamUnavailable(f"Copilot's answer broke off: {type(exc).__name__}") from exc
+            finally:
+                await upstream.aclose()
+            try:
+                data = json.loads(raw)
+                translated = openai_to_anthropic(data)
+            except (ValueError, TranslationError) as exc:
+                log.warning("Untranslatable upstream answer: %s", exc)
+                raise UpstreamError(502, dumps({"message": f"Copilot sent an unusable answer: {exc}"})) from exc
+            return json_response(translated)
+        return StreamingResponse(
+            anthropic_events(upstream, str(payload["model"])), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+
+    async def count_tokens(request: Request) -> Response:
+        body = await read_body(request, rt.settings.max_body_bytes)
+        payload = parse_object(body)
+        require(payload, "model", str, "a string")
+        require(payload, "messages", list, "an array")
+        beta = request.headers.get("anthropic-beta")
+        try:
+            count = await asyncio.to_thread(_count_tokens, rt, payload, beta)
+        except TranslationError as exc:
+            raise ApiError(400, exc.message, param=exc.param) from exc
+        return json_response({"input_tokens": count})
+
+    app.add_api_route("/v1/messages", messages, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/v1/messages/count_tokens", count_tokens, methods=["POST"], include_in_schema=False)
+
+
+def _count_tokens(rt: Runtime, payload: dict[str, Any], beta: str | None) -> int:
+    """Runs in a worker thread: a Claude Code request is ~100 KB of tools to tokenize."""
+    from copilot_hybrid.tokenizer import encoding_for_model
+    from copilot_hybrid.translate import count_anthropic_request_tokens
+    from copilot_hybrid.translate.anthropic_request import normalize_model
+
+    model_id: str = payload["model"]
+    # copilot-api looked up the raw id, so dated ids (claude-sonnet-4-20250514) answered 1.
+    model = rt.models.find(model_id) or rt.models.find(normalize_model(model_id, rt.models.ids()))
+    encoding = encoding_for_model(model_id, tokenizer=tokenizer_name(model))
+    result: int = count_anthropic_request_tokens(payload, count=encoding.count, model_id=model_id, anthropic_beta=beta)
+    return result
+
+
+async def anthropic_events(upstream: httpx.Response, model: str) -> AsyncIterator[bytes]:
+    """OpenAI chunks in, Anthropic events out. Whatever happens the client gets an
+    ending: finish() on a normal end (even without finish_reason or [DONE]), an
+    Anthropic `error` event when upstream fails after the stream began."""
+    from copilot_hybrid.translate import AnthropicStreamTranslator, format_sse
+
+    translator = AnthropicStreamTranslator(model=model)
+    tail: list[Any] | None = None
+    try:
+        async for data in iter_sse_data(upstream.aiter_bytes()):
+            if data == b"[DONE]":
+                break
+            if not data.strip():
+                continue
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                tail = translator.error("Copilot sent a malformed stream event")
+                break
+            if isinstance(chunk, dict) and chunk.get("error") is not None and not chunk.get("choices"):
+                tail = translator.error(_stream_error_message(chunk["error"]))
+                break
+            events = translator.feed(chunk)
+            if events:
+                yield b"".join(format_sse(e) for e in events)
+        if tail is None:
+            tail = translator.finish()
+    except httpx.HTTPError as exc:
+        log.warning("Upstream stream broke off: %s: %s", type(exc).__name__, exc)
+        tail = translator.error(f"The upstream stream broke off ({type(exc).__name__})")
+    except Exception as exc:
+        log.exception("Stream translation failed")
+        tail = translator.error(f"Stream translation failed: {exc}")
+    finally:
+        await upstream.aclose()
+    if tail:
+        yield b"".join(format_sse(e) for e in tail)
+
+
+def _stream_error_message(error: Any) -> str:
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return error if isinstance(error, str) else json.dumps(error)

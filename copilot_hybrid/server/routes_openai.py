@@ -1,0 +1,112 @@
+"""OpenAI surface: chat completions (pass-through), models, embeddings."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from copilot_hybrid.copilot.headers import has_vision, initiator_for
+from copilot_hybrid.copilot.models import max_output_tokens, public_model
+from copilot_hybrid.github.errors import UpstreamUnavailable
+from copilot_hybrid.server.body import dumps, parse_object, read_body, require
+from copilot_hybrid.server.errors import json_response
+from copilot_hybrid.server.runtime import Runtime
+from copilot_hybrid.server.streams import SSE_HEADERS, event_boundary, openai_stream_error
+
+log = logging.getLogger("copilot_hybrid.server")
+
+# Models that reject `max_tokens` (they take max_completion_tokens): no default for them.
+_NO_MAX_TOKENS = re.compile(r"^(o\d|gpt-5)")
+
+
+def with_default_max_tokens(body: bytes, payload: dict[str, Any], limit: int) -> bytes:
+    """copilot-api fills an absent max_tokens with the model's max_output_tokens.
+
+    When the key is absent the field is spliced in after the opening brace, so the
+    client's bytes are not re-serialised (the payload has at least `model`, so a
+    comma always follows).
+    """
+    if "max_tokens" in payload:  # present as null
+        return dumps({**payload, "max_tokens": limit})
+    start = body.index(b"{") + 1
+    return body[:start] + b'"max_tokens":%d,' % limit + body[start:]
+
+
+def register(app: FastAPI, rt: Runtime) -> None:
+    async def chat_completions(request: Request) -> Response:
+        await rt.limiter.acquire()  # before the body is read or parsed, as copilot-api does
+        body = await read_body(request, rt.settings.max_body_bytes)
+        payload = parse_object(body)
+        require(payload, "model", str, "a string")
+        require(payload, "messages", list, "an array")
+        require(payload, "stream", bool, "a boolean", required=False)
+        messages = payload["messages"]
+        await rt.approve(f"chat {payload['model']}")
+        if payload.get("max_tokens") is None and payload.get("max_completion_tokens") is None:
+            limit = max_output_tokens(rt.models.find(payload["model"]))
+            if limit is not None and not _NO_MAX_TOKENS.match(payload["model"]):
+                body = with_default_max_tokens(body, payload, limit)
+        upstream = await rt.copilot.chat_completions(
+            body, vision=has_vision(messages), initiator=initiator_for(messages)
+        )
+        return await pass_through(upstream)
+
+    async def models(request: Request) -> Response:
+        data = [public_model(m) for m in await rt.models.get()]
+        return json_response({"object": "list", "data": data, "has_more": False})
+
+    async def embeddings(request: Request) -> Response:
+        body = await read_body(request, rt.settings.max_body_bytes)
+        payload = parse_object(body)
+        require(payload, "model", str, "a string")
+        require(payload, "input", (str, list), "a string or an array")
+        upstream = await rt.copilot.embeddings(body)
+        return Response(upstream.content, status_code=upstream.status_code, media_type="application/json")
+
+    for prefix in ("/v1", ""):
+        app.add_api_route(f"{prefix}/chat/completions", chat_completions, methods=["POST"], include_in_schema=False)
+        app.add_api_route(f"{prefix}/models", models, methods=["GET"], include_in_schema=False)
+        app.add_api_route(f"{prefix}/embeddings", embeddings, methods=["POST"], include_in_schema=False)
+
+
+async def pass_through(upstream: httpx.Response) -> Response:
+    """Upstream's answer as it came: JSON bytes untouched, SSE copied event by event."""
+    content_type = upstream.headers.get("content-type", "")
+    if not content_type.startswith("text/event-stream"):
+        try:
+            content = await upstream.aread()
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"Copilot's answer broke off: {type(exc).__name__}") from exc
+        finally:
+            await upstream.aclose()
+        return Response(content, status_code=upstream.status_code, media_type=content_type or "application/json")
+    return StreamingResponse(
+        copy_events(upstream), status_code=upstream.status_code, media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+async def copy_events(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    """Forwards whole events only, so a failure mid-event cannot leave half an event
+    glued to the error chunk that reports it."""
+    pending = b""
+    try:
+        async for chunk in upstream.aiter_bytes():
+            pending += chunk
+            end = event_boundary(pending)
+            if end:
+                out, pending = pending[:end], pending[end:]
+                yield out
+        if pending.strip():
+            yield pending if pending.endswith(b"\n\n") else pending + b"\n\n"
+    except httpx.HTTPError as exc:
+        log.warning("Upstream stream broke off: %s: %s", type(exc).__name__, exc)
+        yield openai_stream_error(f"The upstream stream broke off: {type(exc).__name__}")
+    finally:
+        await upstream.aclose()

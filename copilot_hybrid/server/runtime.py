@@ -1,0 +1,143 @@
+"""Everything the routes share: the one HTTP client, tokens, Copilot client,
+model cache, rate limiter and the --manual approver. `start()` is copilot-api's
+startup sequence; the app's lifespan runs it, so nothing listens until it succeeded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import httpx
+
+from copilot_hybrid.copilot.client import CopilotClient, make_http_client
+from copilot_hybrid.copilot.models import ModelsCache
+from copilot_hybrid.github.constants import VSCODE_VERSION_FALLBACK
+from copilot_hybrid.github.copilot_token import CopilotToken, CopilotTokenManager
+from copilot_hybrid.github.login import GitHubLogin, setup_github_token
+from copilot_hybrid.github.redact import register_secret
+from copilot_hybrid.github.vscode import fetch_vscode_version, pinned_vscode_version
+from copilot_hybrid.server.errors import ApiError
+from copilot_hybrid.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from copilot_hybrid.features.rate_limit import RateLimiter
+
+log = logging.getLogger("copilot_hybrid.server")
+
+
+def terminal_approver(summary: str) -> bool:
+    """--manual's question on the terminal; no terminal means no."""
+    if not sys.stdin or not sys.stdin.isatty():
+        log.warning("--manual: no terminal to ask on; rejecting %s", summary)
+        return False
+    try:
+        answer = input(f"Accept incoming request? ({summary}) [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+class Runtime:
+    def __init__(self, settings: ServerSettings) -> None:
+        from copilot_hybrid.features.rate_limit import RateLimiter
+
+        self.settings = settings
+        self.limiter: RateLimiter = RateLimiter(settings.rate_limit_seconds, wait=settings.rate_limit_wait)
+        self.approver: Callable[[str], bool] = settings.approver or terminal_approver
+        self._approval_lock: asyncio.Lock | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._copilot: CopilotClient | None = None
+        self._models: ModelsCache | None = None
+        self.login: GitHubLogin | None = None
+        self.vscode_version = VSCODE_VERSION_FALLBACK
+        self.started = False
+
+    # The parts exist only after start(); the routes only run after it.
+    @property
+    def http(self) -> httpx.AsyncClient:
+        assert self._http is not None, "Runtime.start() has not run"
+        return self._http
+
+    @property
+    def copilot(self) -> CopilotClient:
+        assert self._copilot is not None, "Runtime.start() has not run"
+        return self._copilot
+
+    @property
+    def models(self) -> ModelsCache:
+        assert self._models is not None, "Runtime.start() has not run"
+        return self._models
+
+    @property
+    def tokens(self) -> CopilotTokenManager:
+        return self.copilot.tokens
+
+    async def start(self) -> None:
+        s = self.settings
+        self._http = make_http_client(proxy_env=s.proxy_env)
+        if s.account_type.strip().lower() not in ("", "individual"):
+            log.info("Using %s plan GitHub account", s.account_type)
+        pinned = pinned_vscode_version()
+        if pinned or s.offline:
+            self.vscode_version = pinned or VSCODE_VERSION_FALLBACK
+        else:
+            self.vscode_version = await fetch_vscode_version(self._http)
+        log.info("Using VSCode version: %s", self.vscode_version)
+        self.login = await setup_github_token(
+            self._http,
+            github_url=s.github_url,
+            github_api_url=s.github_api_url,
+            provided=s.github_token,
+            persist=s.persist_token,
+            interactive=s.interactive_login,
+            show_token=s.show_token,
+        )
+        tokens = CopilotTokenManager(
+            self._http,
+            github_api_url=s.github_api_url,
+            github_token=self.login.token,
+            vscode_version=self.vscode_version,
+            on_new_token=self._on_new_token,
+        )
+        self._copilot = CopilotClient(
+            self._http,
+            tokens,
+            vscode_version=self.vscode_version,
+            base_override=s.copilot_api_url,
+            account_type=s.account_type,
+        )
+        await tokens.get()
+        log.info("Copilot API: %s", self._copilot.base_url())
+        self._models = ModelsCache(self._copilot)
+        models = await self._models.load()
+        log.info("Available models:\n%s", "\n".join(f"- {m['id']}" for m in models))
+        tokens.start_background()
+        self.started = True
+
+    def _on_new_token(self, token: CopilotToken) -> None:
+        register_secret(token.token)
+        if self.settings.show_token:
+            log.info("Copilot token: %s", token.token, extra={"show_secret": True})
+        else:
+            log.debug("Copilot token refreshed")
+
+    async def aclose(self) -> None:
+        if self._copilot is not None:
+            await self._copilot.tokens.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def approve(self, summary: str) -> None:
+        """--manual: one question at a time (copilot-api opened concurrent prompts on one terminal)."""
+        if not self.settings.manual:
+            return
+        if self._approval_lock is None:
+            self._approval_lock = asyncio.Lock()
+        async with self._approval_lock:
+            accepted = await asyncio.to_thread(self.approver, summary)
+        if not accepted:
+            raise ApiError(403, "Request rejected by the operator (--manual)", type="permission_error")

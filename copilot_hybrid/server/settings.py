@@ -1,0 +1,52 @@
+"""The options of `copilot-hybrid serve`, as one value the app factory takes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from copilot_hybrid.github.constants import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL
+
+DEFAULT_PORT = 4141
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class ServerSettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    verbose: bool = False
+    account_type: str = "individual"
+    manual: bool = False
+    rate_limit_seconds: int | None = None
+    rate_limit_wait: bool = False
+    github_token: str | None = None
+    claude_code: bool = False
+    show_token: bool = False
+    proxy_env: bool = False
+    github_url: str = DEFAULT_GITHUB_URL
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    copilot_api_url: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Read/write the token file (False for the emulator demo, which must not replace a real login).
+    persist_token: bool = True
+    # Run the device flow when no token is at hand (False: fail with a message instead).
+    interactive_login: bool = True
+    # Skip the AUR lookup (offline demo); the env pin still wins.
+    offline: bool = False
+    # --manual's question; None asks on the terminal. Tests pass a function.
+    approver: Callable[[str], bool] | None = None
+    # Printed as the usage viewer's endpoint and Claude Code's ANTHROPIC_BASE_URL.
+    public_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - only naming the wildcard, not binding it
+            host = "localhost"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"

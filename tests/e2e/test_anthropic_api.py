@@ -1,0 +1,213 @@
+"""The Anthropic surface through the real proxy, driven by the official anthropic SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+
+from copilot_hybrid.emulator import Emulator
+from tests.e2e.conftest import Proxy
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+MODEL = "claude-sonnet-4-5-20250929"  # what Claude Code sends; Copilot calls it claude-sonnet-4.5
+TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+]
+
+
+@pytest.fixture
+def client(proxy: Proxy) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=proxy.url, api_key="dummy", max_retries=0, timeout=30)
+
+
+def test_messages_non_stream(client: anthropic.Anthropic, emulator: Emulator) -> None:
+    message = client.messages.create(model=MODEL, max_tokens=200, messages=[{"role": "user", "content": "hi there"}])
+    assert message.content[0].type == "text"
+    assert message.content[0].text == "Hello from emulated claude-sonnet-4.5: hi there"
+    assert message.stop_reason == "end_turn"
+    assert message.usage.output_tokens > 0
+    sent = emulator.last_request("/chat/completions")
+    assert sent.body["model"] == "claude-sonnet-4.5"
+    assert sent.header("x-initiator") == "user"
+
+
+def test_beta_query_and_header(client: anthropic.Anthropic, emulator: Emulator) -> None:
+    # The beta client calls /v1/messages?beta=true with an anthropic-beta header, as Claude Code does.
+    message = client.beta.messages.create(
+        model=MODEL,
+        max_tokens=100,
+        messages=[{"role": "user", "content": "beta"}],
+        betas=["interleaved-thinking-2025-05-14"],
+    )
+    assert message.content[0].type == "text"
+    assert emulator.last_request("/chat/completions").body["model"] == "claude-sonnet-4.5"
+
+
+def test_messages_stream(client: anthropic.Anthropic) -> None:
+    with client.messages.stream(
+        model=MODEL, max_tokens=200, messages=[{"role": "user", "content": "stream it"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Hello from emulated claude-sonnet-4.5: stream it"
+    assert final.stop_reason == "end_turn"
+
+
+def test_tool_use_round_trip(client: anthropic.Anthropic, emulator: Emulator) -> None:
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": 'What is the weather? [[tool:get_weather {"city":"Paris"}]]'}
+    ]
+    first = client.messages.create(model=MODEL, max_tokens=300, tools=TOOLS, messages=messages)  # type: ignore[arg-type]
+    assert first.stop_reason == "tool_use"
+    tool_use = next(block for block in first.content if block.type == "tool_use")
+    assert tool_use.name == "get_weather" and tool_use.input == {"city": "Paris"}
+    messages += [
+        {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny, 21 C"},
+                {"type": "text", "text": "<system-reminder>keep going</system-reminder>"},
+            ],
+        },
+    ]
+    # Streamed second turn, as Claude Code does it.
+    with client.messages.stream(model=MODEL, max_tokens=300, tools=TOOLS, messages=messages) as stream:  # type: ignore[arg-type]
+        final = stream.get_final_message()
+    assert final.stop_reason == "end_turn"
+    assert any(block.type == "text" and block.text for block in final.content)
+    sent = emulator.last_request("/chat/completions")
+    assert sent.header("x-initiator") == "agent"  # a tool result continues the agent's loop
+    assert any(m["role"] == "tool" and m["tool_call_id"] == tool_use.id for m in sent.body["messages"])
+
+
+def test_streamed_tool_use(client: anthropic.Anthropic) -> None:
+    with client.messages.stream(
+        model=MODEL,
+        max_tokens=300,
+        tools=TOOLS,  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": 'Look it up [[tool:get_weather {"city":"Oslo"}]]'}],
+    ) as stream:
+        final = stream.get_final_message()
+    tool_use = next(block for block in final.content if block.type == "tool_use")
+    assert tool_use.input == {"city": "Oslo"}
+    assert final.stop_reason == "tool_use"
+
+
+def test_count_tokens(client: anthropic.Anthropic) -> None:
+    small = client.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "hello"}])
+    large = client.messages.count_tokens(
+        model=MODEL,
+        tools=TOOLS,  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": "hello " * 200}],
+    )
+    assert 1 < small.input_tokens < large.input_tokens
+    # An unknown model is counted with o200k_base, never answered with 1.
+    unknown = client.messages.count_tokens(model="mystery-model", messages=[{"role": "user", "content": "hello " * 50}])
+    assert unknown.input_tokens > 40
+
+
+def test_upstream_error_in_anthropic_format(client: anthropic.Anthropic, proxy: Proxy) -> None:
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "[[error:400 nope]]"}])
+    assert info.value.status_code == 400
+    assert info.value.body == {"type": "error", "error": {"type": "invalid_request_error", "message": "nope"}}
+    with pytest.raises(anthropic.InternalServerError) as server_info:
+        client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "[[error:503]]"}])
+    assert server_info.value.status_code == 503
+    # An error before the stream starts is a plain HTTP error, even for stream=true.
+    response = httpx.post(
+        proxy.url + "/v1/messages",
+        json={
+            "model": MODEL,
+            "max_tokens": 10,
+            "stream": True,
+            "messages": [{"role": "user", "content": "[[error:429]]"}],
+        },
+        timeout=10,
+    )
+    assert response.status_code == 429
+    assert response.json()["error"]["type"] == "rate_limit_error"
+
+
+def test_midstream_failure_sends_error_event(proxy: Proxy, client: anthropic.Anthropic) -> None:
+    body = {
+        "model": MODEL,
+        "max_tokens": 100,
+        "stream": True,
+        "messages": [{"role": "user", "content": "tell me a long story [[fail-midstream]]"}],
+    }
+    with httpx.stream("POST", proxy.url + "/v1/messages", json=body, timeout=30) as response:
+        assert response.status_code == 200
+        raw = b"".join(response.iter_bytes()).decode()
+    events = [line.split(": ", 1)[1] for line in raw.splitlines() if line.startswith("event: ")]
+    assert events[0] == "message_start"
+    assert events[-1] == "error"
+    assert "message_stop" not in events
+    with pytest.raises(anthropic.APIError):  # the SDK turns the error event into an exception
+        with client.messages.stream(
+            model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "again [[fail-midstream]]"}]
+        ) as stream:
+            for _ in stream:
+                pass
+
+
+def _anthropic_error(response: httpx.Response) -> dict[str, Any]:
+    data = response.json()
+    assert data["type"] == "error"
+    assert set(data["error"]) == {"type", "message"}
+    return dict(data["error"])
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"{oops", "not valid JSON"),
+        (b'"text"', "JSON object"),
+        (b'{"model": "claude-sonnet-4.5", "max_tokens": 5, "messages": "hi"}', "`messages`"),
+        (b'{"model": ["x"], "max_tokens": 5, "messages": []}', "`model`"),
+    ],
+)
+def test_bad_requests_are_400_in_anthropic_format(proxy: Proxy, path: str, body: bytes, needle: str) -> None:
+    response = httpx.post(proxy.url + path, content=body, timeout=10)
+    assert response.status_code == 400
+    error = _anthropic_error(response)
+    assert error["type"] == "invalid_request_error"
+    assert needle in error["message"]
+
+
+def test_bad_content_blocks_are_400(proxy: Proxy) -> None:
+    body = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "image"}]}]}
+    response = httpx.post(proxy.url + "/v1/messages", json=body, timeout=10)
+    assert response.status_code == 400
+    assert _anthropic_error(response)["type"] == "invalid_request_error"
+
+
+def test_unknown_anthropic_route_and_oversized_body(proxy: Proxy) -> None:
+    response = httpx.post(proxy.url + "/v1/messages/batches", json={}, timeout=10)
+    assert response.status_code == 404
+    assert _anthropic_error(response)["type"] == "not_found_error"
+    big = b'{"model":"x","max_tokens":1,"messages":[{"role":"user","content":"' + b"y" * (1024 * 1024) + b'"}]}'
+    response = httpx.post(proxy.url + "/v1/messages?beta=true", content=big, timeout=30)
+    assert response.status_code == 413
+    assert _anthropic_error(response)["type"] == "request_too_large"
+
+
+def test_expired_copilot_token_is_refreshed_and_retried(client: anthropic.Anthropic, emulator: Emulator) -> None:
+    client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "warm up"}])
+    before = len(emulator.requests_to("/copilot_internal/v2/token"))
+    emulator.expire_copilot_tokens()  # Copilot now answers 401 "token expired" to the proxy's token
+    message = client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "after"}])
+    assert message.content[0].type == "text"
+    chats = emulator.requests_to("/chat/completions")
+    assert [r.status for r in chats[-2:]] == [401, 200]
+    assert len(emulator.requests_to("/copilot_internal/v2/token")) == before + 1

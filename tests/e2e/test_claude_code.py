@@ -1,0 +1,113 @@
+"""The real Claude Code CLI against the proxy and the emulator.
+
+Installs `@anthropic-ai/claude-code` with npm into a cache dir on first use
+(COPILOT_HYBRID_CLAUDE_CODE_DIR, default ~/.cache/copilot-hybrid/claude-code),
+then runs `claude -p ... --output-format json` with a throwaway HOME. Skipped
+only where npm is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from copilot_hybrid.emulator import Emulator
+from tests.e2e.conftest import Proxy
+
+pytestmark = [pytest.mark.claude_code, pytest.mark.timeout(600)]
+
+PACKAGE = "@anthropic-ai/claude-code"
+
+
+def _install_dir() -> Path:
+    configured = os.environ.get("COPILOT_HYBRID_CLAUDE_CODE_DIR")
+    if configured:
+        return Path(configured)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "copilot-hybrid" / "claude-code"
+
+
+@pytest.fixture(scope="module")
+def claude() -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed, so Claude Code cannot be installed")
+    prefix = _install_dir()
+    binary = prefix / "node_modules" / ".bin" / "claude"
+    if not binary.exists():
+        prefix.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", PACKAGE],
+            capture_output=True,
+            text=True,
+            timeout=480,
+            check=False,
+        )
+        assert done.returncode == 0, f"npm install {PACKAGE} failed:\n{done.stdout}\n{done.stderr}"
+    assert binary.exists(), f"{binary} missing after npm install"
+    return binary
+
+
+def run_claude(claude: Path, proxy: Proxy, tmp_path: Path, prompt: str, *extra: str) -> dict[str, Any]:
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    home.mkdir(exist_ok=True)
+    work.mkdir(exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": proxy.url,
+        "ANTHROPIC_AUTH_TOKEN": "dummy",
+        # Models the emulator serves (what `serve --claude-code` would set).
+        "ANTHROPIC_MODEL": "claude-sonnet-4.5",
+        "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4.5",
+        "ANTHROPIC_SMALL_FAST_MODEL": "claude-haiku-4.5",
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL": "claude-haiku-4.5",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_NON_ESSENTIAL_MODEL_CALLS": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    done = subprocess.run(
+        [str(claude), "-p", prompt, "--output-format", "json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=work,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.stdout.strip(), (
+        f"claude printed nothing (exit {done.returncode}):\n{done.stderr}\n{proxy.log()[-3000:]}"
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and not result.get("is_error"), f"{result}\n{done.stderr}"
+    return result
+
+
+def test_claude_code_prompt(claude: Path, proxy: Proxy, emulator: Emulator, tmp_path: Path) -> None:
+    result = run_claude(claude, proxy, tmp_path, "Say hello")
+    assert result["result"] == "Hello from emulated claude-sonnet-4.5: Say hello"
+    sent = emulator.last_request("/chat/completions")
+    assert sent.body["model"] == "claude-sonnet-4.5"
+    assert sent.body["stream"] is True
+
+
+def test_claude_code_tool_use(claude: Path, proxy: Proxy, emulator: Emulator, tmp_path: Path) -> None:
+    target = tmp_path / "work" / "out.txt"
+    arguments = json.dumps({"file_path": str(target), "content": "written via the proxy\n"})
+    result = run_claude(
+        claude, proxy, tmp_path, f"Create the file. [[tool:Write {arguments}]]", "--allowedTools", "Write"
+    )
+    assert target.read_text() == "written via the proxy\n"  # Claude Code ran the emulator's tool call
+    assert result["num_turns"] == 2
+    assert "File created successfully" in result["result"]
+    last = emulator.last_request("/chat/completions")
+    assert last.header("x-initiator") == "agent"  # the tool-result turn is not a new premium request
+    assert any(m.get("role") == "tool" for m in last.body["messages"])
