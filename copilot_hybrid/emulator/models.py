@@ -207,6 +207,29 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         multiplier=10.0,
         category="powerful",
     ),
+    # The models today's Claude Code (2.1.x) asks for by default, so that a
+    # bare `claude` pointed at `serve --emulator` works without settings.
+    _chat_model(
+        "claude-sonnet-4.6",
+        "Claude Sonnet 4.6",
+        "Anthropic",
+        "claude-sonnet-4.6",
+        context=200_000,
+        output=32_000,
+        prompt=168_000,
+        multiplier=1.0,
+    ),
+    _chat_model(
+        "claude-opus-4.8",
+        "Claude Opus 4.8",
+        "Anthropic",
+        "claude-opus-4.8",
+        context=200_000,
+        output=32_000,
+        prompt=168_000,
+        multiplier=3.0,
+        category="powerful",
+    ),
     _chat_model(
         "claude-haiku-4.5",
         "Claude Haiku 4.5",

@@ -1,0 +1,231 @@
+"""The native pre-tokenizer (ch_tok_split, zig/src/pretokenize.zig) against
+its oracle, Python regex 2024.11.6 `findall(pat_str, text)` (identical to
+tiktoken 0.14.0's split on Unicode 16.0), for both encodings.
+
+Covers every Unicode scalar value in several contexts, whitespace edge cases
+(also past tiktoken's 999,999-character panic limit, where the native answer
+is the unbounded regex's), real text from this machine, random text and random
+bytes (invalid UTF-8: each bad byte is one punctuation-like character), plus
+linear time on adversarial inputs and the generated Unicode tables being
+current.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from copilot_hybrid.features import tokenizer_cases as tc
+
+REPO = Path(__file__).resolve().parents[2]
+ENCODINGS = ("cl100k_base", "o200k_base")
+KIND = {"cl100k_base": 0, "o200k_base": 1}
+REQUIRE_NATIVE = os.environ.get("COPILOT_HYBRID_REQUIRE_NATIVE") == "1"
+
+Split = Callable[[str, bytes], list[int]]
+
+
+def test_unicode_tables_are_generated_and_current() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "gen_unicode_tables.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+@pytest.fixture(scope="module")
+def native_split() -> Split:
+    """ch_tok_split through the project's loader: (encoding, UTF-8) -> ends."""
+    from copilot_hybrid.native.loader import load
+
+    native = load()
+    missing = not native.ok or not native.has("ch_tok_split")
+    if missing:
+        message = f"native ch_tok_split unavailable: {native.status}: {native.reason}"
+        if REQUIRE_NATIVE:
+            pytest.fail("COPILOT_HYBRID_REQUIRE_NATIVE=1 but " + message)
+        pytest.skip(message)
+    ffi, lib = native.ffi, native.lib
+
+    def split(encoding: str, data: bytes) -> list[int]:
+        cap = max(1, len(data))
+        out = ffi.new("uint32_t[]", cap)
+        n = int(lib.ch_tok_split(KIND[encoding], data, len(data), out, cap))
+        assert n >= 0, f"ch_tok_split returned {n}: {native.last_error()}"
+        ends: list[int] = ffi.unpack(out, n)
+        return ends
+
+    return split
+
+
+def _pieces(data: bytes, ends: list[int]) -> list[bytes]:
+    starts = [0, *ends[:-1]]
+    return [data[s:e] for s, e in zip(starts, ends, strict=True)]
+
+
+def assert_same_split(native_split: Split, encoding: str, text: str) -> None:
+    data = tc.tiktoken_clean(text).encode("utf-8")
+    got = native_split(encoding, data)
+    want = tc.reference_split(encoding, text)
+    if got != want:
+        # Show the pieces, not 10k offsets.
+        pytest.fail(f"{encoding}: {_pieces(data, got)[:40]!r}\n  != {_pieces(data, want)[:40]!r}")
+
+
+# ---- fixed cases --------------------------------------------------------------------
+
+KNOWN: list[tuple[str, str, list[str]]] = [
+    ("cl100k_base", "Hello world, it's 2024!", ["Hello", " world", ",", " it", "'s", " ", "202", "4", "!"]),
+    ("o200k_base", "Hello world, it's 2024!", ["Hello", " world", ",", " it's", " ", "202", "4", "!"]),
+    ("cl100k_base", "I'LL we'Re 'ſx", ["I", "'LL", " we", "'Re", " '", "ſx"]),
+    ("o200k_base", "I'LL we'Re 'ſx", ["I'LL", " we'Re", " '", "ſx"]),
+    ("o200k_base", "don'ſ HELLO'S", ["don'ſ", " HELLO'S"]),
+    ("o200k_base", "helloWorld HTTPServer", ["hello", "World", " HTTPServer"]),
+    ("cl100k_base", "x\n  ", ["x", "\n  "]),
+    ("o200k_base", "x\n  ", ["x", "\n", "  "]),
+    ("cl100k_base", " //\n/y", [" //\n", "/y"]),
+    ("o200k_base", " //\n/y", [" //\n/", "y"]),
+    ("o200k_base", "\u0301abc \u0301ABC.", ["\u0301abc", " \u0301", "ABC", "."]),
+]
+
+
+@pytest.mark.parametrize(("encoding", "text", "pieces"), KNOWN)
+def test_known_splits(native_split: Split, encoding: str, text: str, pieces: list[str]) -> None:
+    data = text.encode("utf-8")
+    assert _pieces(data, native_split(encoding, data)) == [p.encode("utf-8") for p in pieces]
+    assert tc.reference_split(encoding, text) == native_split(encoding, data)
+
+
+def test_empty_text(native_split: Split) -> None:
+    for encoding in ENCODINGS:
+        assert native_split(encoding, b"") == []
+
+
+# ---- sweeps and corpora ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_every_scalar_value_in_context(native_split: Split, encoding: str) -> None:
+    for text in tc.unicode_sweep_texts():
+        assert_same_split(native_split, encoding, text)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_whitespace_edges(native_split: Split, encoding: str) -> None:
+    for text in tc.whitespace_edge_texts():
+        assert_same_split(native_split, encoding, text)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_whitespace_runs_past_tiktoken_panic_limit(native_split: Split, encoding: str) -> None:
+    # tiktoken panics here; the answer is the unbounded regex's.
+    n = tc.WHITESPACE_PANIC_RUN + 200_000
+    for text in (" " * n + "x", "\u3000" * n + "x", " " * n, "\t" * n + "\n" + "x"):
+        assert_same_split(native_split, encoding, text)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_local_real_text(native_split: Split, encoding: str) -> None:
+    for text in tc.local_text_samples(max_bytes=2_000_000):
+        assert_same_split(native_split, encoding, text)
+
+
+# ---- generated ------------------------------------------------------------------------
+
+_TRICKY = [
+    *"aAzZ019 \t\n\r\x0b\x0c'sSdDmMtTlLvVeErR.,/!-_\"",
+    *"\u017f\u212a\u0301\u0663\u3000\xa0\x85\u2028\u01c5\u02b0\u4e2d\ufffd\U0010ffff",
+    *"\U0001f44d\U0001f3fd\u200d\xdf\u0130\u0131\u1e9e\x1c\u180e\u200b",
+    "\r\n",
+    "'ll",
+    "'re",
+    "'ve",
+    " '",
+]
+_texts = st.one_of(
+    st.text(max_size=60),
+    st.lists(st.sampled_from(_TRICKY), max_size=60).map("".join),
+    st.lists(
+        st.tuples(st.sampled_from(_TRICKY), st.integers(1, 40)).map(lambda t: t[0] * t[1]),
+        max_size=6,
+    ).map("".join),
+)
+_bytes_alphabet = [
+    *(bytes([b]) for b in b"aAs' \n\r\t1./"),
+    b"\xff",
+    b"\xe4",
+    b"\xb8",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xf0\x9f",
+    "\u0301".encode(),
+    "\u3000".encode(),
+    "\u017f".encode(),
+]
+_data = st.one_of(
+    st.binary(max_size=80),
+    st.lists(st.sampled_from(_bytes_alphabet), max_size=60).map(b"".join),
+)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_texts)
+def test_random_text(native_split: Split, text: str) -> None:
+    for encoding in ENCODINGS:
+        assert_same_split(native_split, encoding, text)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=_data)
+def test_random_bytes_including_invalid_utf8(native_split: Split, data: bytes) -> None:
+    for encoding in ENCODINGS:
+        assert native_split(encoding, data) == tc.reference_split_bytes(encoding, data), data
+
+
+# ---- linear time -------------------------------------------------------------------------
+
+_MB = 1_000_000
+ADVERSARIAL: dict[str, bytes] = {
+    "spaces": b" " * _MB,
+    "spaces+x": b" " * _MB + b"x",
+    "newlines": b"\n" * _MB,
+    "space-tab-newline+x": b" \t\n" * (_MB // 3) + b"x",
+    "crlf+x": b"\r\n" * (_MB // 2) + b"x",
+    "ideographic-spaces+x": "\u3000".encode() * (_MB // 3) + b"x",
+    "dots": b"." * _MB,
+    "letters": b"a" * _MB,
+    "capitals": b"A" * _MB,
+    "digits": b"7" * _MB,
+    "cjk": "中".encode() * (_MB // 3),
+    "emoji": "😀".encode() * (_MB // 4),
+    "mark+capitals": "\u0301".encode() + b"A" * _MB,
+    "titlecase": " \u01c5".encode() * (_MB // 3),
+    "apostrophes": b"'" * _MB,
+    "invalid-bytes": b"\xff" * _MB,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_linear_time_on_adversarial_input(native_split: Split, name: str) -> None:
+    data = ADVERSARIAL[name]
+    for encoding in ENCODINGS:
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            ends = native_split(encoding, data)
+            best = min(best, time.perf_counter() - start)
+        assert ends and ends[-1] == len(data)
+        # Measured at 1-20 ms per MB; a quadratic split would take minutes.
+        # The bound leaves room for a loaded CI machine and the output copy.
+        assert best < 0.5, f"{encoding} {name}: {best * 1e3:.0f} ms for {len(data)} bytes"
