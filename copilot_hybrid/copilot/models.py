@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from copilot_hybrid.copilot.client import CopilotClient
@@ -67,6 +68,11 @@ class ModelsCache:
 
     def ids(self) -> tuple[str, ...]:
         return tuple(self._by_id)
+
+    def by_id(self) -> Mapping[str, dict[str, Any]]:
+        """Read-only id -> model; translation reads capabilities from it
+        (thinking budgets, reasoning effort) as well as the ids."""
+        return MappingProxyType(self._by_id)
 
 
 def _capabilities(model: dict[str, Any] | None) -> dict[str, Any]:

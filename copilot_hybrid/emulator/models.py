@@ -34,7 +34,21 @@ def _chat_model(
     preview: bool = False,
     picker: bool = True,
     category: str = "versatile",
+    thinking: bool = False,
+    reasoning_effort: tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    supports: dict[str, Any] = {
+        "parallel_tool_calls": parallel_tool_calls,
+        "streaming": True,
+        "tool_calls": True,
+        "vision": vision,
+    }
+    # Claude models on Copilot advertise a thinking budget range; GPT-5 and
+    # o-series advertise reasoning-effort levels.
+    if thinking:
+        supports.update(max_thinking_budget=32_000, min_thinking_budget=1_024)
+    if reasoning_effort:
+        supports["reasoning_effort"] = list(reasoning_effort)
     limits: dict[str, Any] = {
         "max_context_window_tokens": context,
         "max_output_tokens": output,
@@ -48,12 +62,7 @@ def _chat_model(
             "family": family or model_id,
             "limits": limits,
             "object": "model_capabilities",
-            "supports": {
-                "parallel_tool_calls": parallel_tool_calls,
-                "streaming": True,
-                "tool_calls": True,
-                "vision": vision,
-            },
+            "supports": supports,
             "tokenizer": "o200k_base",
             "type": "chat",
         },
@@ -140,6 +149,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         prompt=128_000,
         multiplier=1.0,
         category="powerful",
+        reasoning_effort=("low", "medium", "high"),
     ),
     _chat_model(
         "gpt-5-mini",
@@ -150,6 +160,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         output=64_000,
         prompt=128_000,
         category="lightweight",
+        reasoning_effort=("low", "medium", "high"),
     ),
     _chat_model(
         "o3-mini",
@@ -163,6 +174,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         parallel_tool_calls=False,
         multiplier=0.33,
         picker=False,
+        reasoning_effort=("low", "medium", "high"),
     ),
     _chat_model(
         "claude-sonnet-4",
@@ -173,6 +185,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         output=16_000,
         prompt=128_000,
         multiplier=1.0,
+        thinking=True,
     ),
     _chat_model(
         "claude-sonnet-4.5",
@@ -183,6 +196,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         output=16_000,
         prompt=128_000,
         multiplier=1.0,
+        thinking=True,
     ),
     _chat_model(
         "claude-opus-4",
@@ -195,6 +209,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         multiplier=10.0,
         picker=False,
         category="powerful",
+        thinking=True,
     ),
     _chat_model(
         "claude-opus-4.1",
@@ -206,6 +221,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         prompt=80_000,
         multiplier=10.0,
         category="powerful",
+        thinking=True,
     ),
     # The models today's Claude Code (2.1.x) asks for by default, so that a
     # bare `claude` pointed at `serve --emulator` works without settings.
@@ -218,6 +234,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         output=32_000,
         prompt=168_000,
         multiplier=1.0,
+        thinking=True,
     ),
     _chat_model(
         "claude-opus-4.8",
@@ -229,6 +246,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         prompt=168_000,
         multiplier=3.0,
         category="powerful",
+        thinking=True,
     ),
     _chat_model(
         "claude-haiku-4.5",
@@ -240,6 +258,7 @@ _CATALOGUE: tuple[dict[str, Any], ...] = (
         prompt=128_000,
         multiplier=0.33,
         category="lightweight",
+        thinking=True,
     ),
     _chat_model(
         "gemini-2.5-pro",

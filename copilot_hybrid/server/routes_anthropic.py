@@ -41,7 +41,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         payload = parse_object(body)
         _check_messages_request(payload)
         try:
-            openai_payload = anthropic_to_openai(payload, known_models=rt.models.ids())
+            openai_payload = anthropic_to_openai(payload, known_models=rt.models.by_id())
         except TranslationError as exc:
             raise ApiError(400, exc.message, param=exc.param) from exc
         log.debug(

@@ -51,6 +51,24 @@ def test_beta_query_and_header(client: anthropic.Anthropic, emulator: Emulator) 
     assert emulator.last_request("/chat/completions").body["model"] == "claude-sonnet-4.5"
 
 
+def test_thinking_reaches_copilot_as_its_budget(emulator: Emulator, proxy: Proxy) -> None:
+    """Claude Code 2.1's adaptive thinking and explicit budgets become the
+    thinking_budget the model advertises in Copilot's model list."""
+    for thinking, expected in (({"type": "adaptive"}, 7_999), ({"type": "enabled", "budget_tokens": 2_000}, 2_000)):
+        response = httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={
+                "model": MODEL,
+                "max_tokens": 8_000,
+                "thinking": thinking,
+                "messages": [{"role": "user", "content": "think"}],
+            },
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        assert emulator.last_request("/chat/completions").body["thinking_budget"] == expected
+
+
 def test_messages_stream(client: anthropic.Anthropic) -> None:
     with client.messages.stream(
         model=MODEL, max_tokens=200, messages=[{"role": "user", "content": "stream it"}]
