@@ -1,9 +1,98 @@
-"""Placeholder: this command group is being written."""
+"""`copilot-hybrid bench tokenizer`: native throughput against tiktoken and peers."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated, Any, Optional
+
 import typer
+
+bench_app = typer.Typer(help="Benchmarks of the native core against its references and peers.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this module's commands to the root app."""
+    app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("tokenizer")
+def tokenizer_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed rounds per implementation (median).")] = 5,
+    encoding: Annotated[
+        Optional[list[str]],  # noqa: UP045 - typer needs Optional at runtime on 3.11
+        typer.Option("--encoding", "-e", help="cl100k_base and/or o200k_base (default both)."),
+    ] = None,
+) -> None:
+    """Single-thread count/encode MB/s over the corpus (native, tiktoken, rs-bpe, bpe-openai) and worst cases."""
+    from copilot_hybrid.features import tokenizer_bench
+    from copilot_hybrid.features.tokenizer_backends import ENCODING_NAMES, native_available
+    from copilot_hybrid.native.loader import load
+
+    names = tuple(encoding or ENCODING_NAMES)
+    unknown = [n for n in names if n not in ENCODING_NAMES]
+    if unknown:
+        typer.echo(f"error: unknown encoding {', '.join(unknown)}; known: {', '.join(ENCODING_NAMES)}", err=True)
+        raise typer.Exit(2)
+    if not native_available():
+        native = load()
+        typer.echo(f"error: the native tokenizer is unavailable: {native.status}: {native.reason}", err=True)
+        raise typer.Exit(1)
+    if not json_output:
+        typer.echo("benchmarking (one thread, interleaved rounds; about a minute)...", err=True)
+    report = tokenizer_bench.run(runs=runs, encodings=names)
+    if json_output:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        typer.echo(format_report(report))
+    if not all(report["targets"].values()):
+        raise typer.Exit(1)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    corpus = report["corpus"]
+    lines = [
+        f"{report['machine']}; native build {report['build_id']}; median of {report['runs']} interleaved rounds",
+        f"corpus {corpus['path']}: {corpus['documents']} documents, {corpus['mb']:.2f} MB "
+        f"(sha256 {str(corpus['sha256'])[:16]}); short: {corpus['short_snippets']} snippets of 10-400 chars",
+    ]
+    for encoding, entry in report["encodings"].items():
+        impls = entry["implementations"]
+        lines.append("")
+        lines.append(f"== {encoding}: MB/s of UTF-8 input, one thread")
+        lines.append(
+            f"{'workload':<10} {'op':<7} "
+            + " ".join(f"{name:>11}" for name in impls)
+            + "   native/tiktoken  native/best peer"
+        )
+        for workload, data in entry["workloads"].items():
+            for op, by_impl in data["mb_per_s"].items():
+                ratio = data["ratios"][op]
+                peer = f"{_ratio(ratio['native/best_peer'])} ({ratio['best_peer']})" if ratio["best_peer"] else "-"
+                lines.append(
+                    f"{workload:<10} {op:<7} "
+                    + " ".join(f"{by_impl[name]:>11.2f}" for name in impls)
+                    + f"   {_ratio(ratio['native/tiktoken']):>15}  {peer}"
+                )
+            bad = {k: v for k, v in data["mismatched_documents"].items() if v}
+            if bad:
+                lines.append(f"  MISMATCHES against tiktoken: {bad}")
+        lines.append(f"-- {encoding} worst cases, count: ms per MB (x prose per MB)")
+        lines.append(f"{'input':<17} " + " ".join(f"{name:>18}" for name in impls))
+        for label, row in entry["worst_case"].items():
+            cells = []
+            for name in impls:
+                cell = row.get(name)
+                cells.append(
+                    f"{'n/a (panics)':>18}"
+                    if cell is None
+                    else f"{cell['ms_per_mb']:>9.1f} ({cell['vs_prose']:>5.2f}x)"
+                )
+            lines.append(f"{label:<17} " + " ".join(cells))
+    lines.append("")
+    for check, ok in report["targets"].items():
+        lines.append(f"{'PASS' if ok else 'FAIL'}  {check}")
+    return "\n".join(lines)

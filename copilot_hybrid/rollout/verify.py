@@ -64,7 +64,15 @@ def _outcome(call: Callable[[], Any]) -> tuple[Any, BaseException | None, int]:
 
 
 def _describe(value: Any, error: BaseException | None) -> str:
-    text = f"raised {type(error).__name__}: {error}" if error is not None else repr(value)
+    if error is not None:
+        text = f"raised {type(error).__name__}: {error}"
+    elif isinstance(value, (list, tuple)) and len(value) > 200:
+        # Every case is described; repr of a long list (token ids) would cost
+        # more than the comparison, and only 2000 characters are kept.
+        head = repr(value[:200])
+        text = f"{head[:-1]}, ... ({len(value)} items){head[-1]}"
+    else:
+        text = repr(value)
     return text if len(text) <= 2000 else text[:2000] + f"... ({len(text)} chars)"
 
 
