@@ -12,10 +12,10 @@ current.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,7 +116,9 @@ def test_empty_text(native_split: Split) -> None:
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_every_scalar_value_in_context(native_split: Split, encoding: str) -> None:
-    for text in tc.unicode_sweep_texts():
+    # Every 8th chunk keeps the suite fast; `copilot-hybrid verify tokenizer`
+    # runs the whole sweep.
+    for text in itertools.islice(tc.unicode_sweep_texts(), 0, None, 8):
         assert_same_split(native_split, encoding, text)
 
 
@@ -136,7 +138,7 @@ def test_whitespace_runs_past_tiktoken_panic_limit(native_split: Split, encoding
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_local_real_text(native_split: Split, encoding: str) -> None:
-    for text in tc.local_text_samples(max_bytes=2_000_000):
+    for text in tc.local_text_samples(max_bytes=500_000):
         assert_same_split(native_split, encoding, text)
 
 
@@ -179,14 +181,14 @@ _data = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_texts)
 def test_random_text(native_split: Split, text: str) -> None:
     for encoding in ENCODINGS:
         assert_same_split(native_split, encoding, text)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=_data)
 def test_random_bytes_including_invalid_utf8(native_split: Split, data: bytes) -> None:
     for encoding in ENCODINGS:
@@ -217,15 +219,11 @@ ADVERSARIAL: dict[str, bytes] = {
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
-def test_linear_time_on_adversarial_input(native_split: Split, name: str) -> None:
+def test_adversarial_input_splits_completely(native_split: Split, name: str) -> None:
+    """Megabyte runs split into pieces that cover the input exactly. How long
+    they take is measured by `copilot-hybrid bench tokenizer`, not here."""
     data = ADVERSARIAL[name]
     for encoding in ENCODINGS:
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            ends = native_split(encoding, data)
-            best = min(best, time.perf_counter() - start)
+        ends = native_split(encoding, data)
         assert ends and ends[-1] == len(data)
-        # Measured at 1-20 ms per MB; a quadratic split would take minutes.
-        # The bound leaves room for a loaded CI machine and the output copy.
-        assert best < 0.5, f"{encoding} {name}: {best * 1e3:.0f} ms for {len(data)} bytes"
+        assert all(a < b for a, b in itertools.pairwise(ends))
