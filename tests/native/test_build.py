@@ -56,6 +56,7 @@ def test_unknown_optimize_mode_is_refused() -> None:
     assert done.returncode == 1 and "unknown optimize mode" in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("target", "expected"),
     [("aarch64-linux-gnu", "elf-aarch64"), ("x86_64-macos", "macho-x86_64"), ("x86_64-windows", "pe-x86_64")],
@@ -75,6 +76,7 @@ def test_build_record_describes_the_build() -> None:
     assert record["zig_version"] == native_build.ZIG_PIN
 
 
+@pytest.mark.slow
 def test_zig_unit_tests_pass(tmp_path: Path) -> None:
     """`zig test` over root.zig: the header drift check and every feature's
     Zig tests (std.testing.allocator fails a test on a leak)."""

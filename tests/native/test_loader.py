@@ -32,6 +32,7 @@ def use_library(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def reload_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> loader.NativeLibrary:
+    monkeypatch.delenv("COPILOT_HYBRID_NATIVE", raising=False)  # the `pure` tox env sets it
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     runner.reset()

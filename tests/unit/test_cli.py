@@ -94,7 +94,7 @@ def test_verify_then_promote_then_status(isolated_home: Path) -> None:
 
 
 def test_verify_without_native_fails_unless_allowed(tmp_path: Path) -> None:
-    env = {"COPILOT_HYBRID_NATIVE_LIB": str(tmp_path / "missing.so")}
+    env = {"COPILOT_HYBRID_NATIVE_LIB": str(tmp_path / "missing.so"), "COPILOT_HYBRID_NATIVE": "1"}
     done = run_cli("verify", "rate_limit", env=env)
     assert done.returncode == 1 and "missing" in done.stderr
     allowed = run_cli("verify", "rate_limit", "--allow-missing", env=env)
