@@ -58,6 +58,117 @@ pub export fn ch_rate_limit_decide(
     return @intFromEnum(decision.action);
 }
 
+// ---- tokenizer -------------------------------------------------------------
+
+const bpe = @import("bpe.zig");
+const vocab = @import("vocab.zig");
+const pretokenize = @import("pretokenize.zig");
+
+/// What C sees as `ch_tokenizer`: a `bpe.Tokenizer` behind an opaque pointer.
+pub const TokHandle = opaque {};
+
+/// Tables and scratch come from the thread-safe allocator (no libc).
+const tok_gpa = std.heap.smp_allocator;
+
+threadlocal var tok_message: [256:0]u8 = @splat(0);
+
+/// Like `fail`, with a formatted message kept in a thread-local buffer.
+fn failFmt(status: Status, comptime fmt: []const u8, args: anytype) i32 {
+    const msg = std.fmt.bufPrintZ(&tok_message, fmt, args) catch blk: {
+        tok_message[tok_message.len - 1] = 0;
+        break :blk tok_message[0 .. tok_message.len - 1 :0];
+    };
+    return fail(status, msg.ptr);
+}
+
+fn tokEncoding(kind: u32) ?pretokenize.Encoding {
+    return switch (kind) {
+        0 => .cl100k_base,
+        1 => .o200k_base,
+        else => null,
+    };
+}
+
+fn tokSelf(tok: ?*const TokHandle) ?*const bpe.Tokenizer {
+    return @ptrCast(@alignCast(tok orelse return null));
+}
+
+/// C pointer + length -> slice; null when the pair is not valid.
+fn tokBytes(ptr: ?[*]const u8, len: usize) ?[]const u8 {
+    if (len == 0) return &.{};
+    return (ptr orelse return null)[0..len];
+}
+
+fn tokRunError(err: bpe.Error) i32 {
+    return switch (err) {
+        error.OutOfMemory => fail(.out_of_memory, "out of memory"),
+        error.BufferTooSmall => fail(.buffer_too_small, "output buffer too small"),
+        error.InvalidPiece => fail(.invalid_data, "pre-tokenizer returned an invalid piece end"),
+    };
+}
+
+pub export fn ch_tok_new(kind: u32, ranks: ?[*]const u8, ranks_len: usize, out: ?*?*TokHandle) i32 {
+    const out_ptr = out orelse return fail(.invalid_argument, "out is null");
+    out_ptr.* = null;
+    const encoding = tokEncoding(kind) orelse return failFmt(.invalid_argument, "unknown tokenizer kind {d}", .{kind});
+    const data = tokBytes(ranks, ranks_len) orelse return fail(.invalid_argument, "ranks is null");
+    var diag: vocab.Diagnostic = .{};
+    const tok = bpe.Tokenizer.init(tok_gpa, encoding, data, &diag) catch |err| return switch (err) {
+        error.OutOfMemory => fail(.out_of_memory, "out of memory"),
+        error.TooLarge => fail(.too_large, "rank file larger than 4 GiB"),
+        error.InvalidData => failFmt(.invalid_data, "{s}", .{diag.message()}),
+    };
+    out_ptr.* = @ptrCast(tok);
+    return 0;
+}
+
+pub export fn ch_tok_free(tok: ?*TokHandle) void {
+    const self: *bpe.Tokenizer = @ptrCast(@alignCast(tok orelse return));
+    self.deinit();
+}
+
+pub export fn ch_tok_count(tok: ?*const TokHandle, text: ?[*]const u8, len: usize) i64 {
+    const self = tokSelf(tok) orelse return fail(.invalid_argument, "tokenizer is null");
+    if (len > std.math.maxInt(u32)) return fail(.too_large, "text longer than 4 GiB");
+    const t = tokBytes(text, len) orelse return fail(.invalid_argument, "text is null");
+    const n = self.count(t) catch |err| return tokRunError(err);
+    return @intCast(n);
+}
+
+pub export fn ch_tok_encode(tok: ?*const TokHandle, text: ?[*]const u8, len: usize, out: ?[*]u32, cap: usize) i64 {
+    const self = tokSelf(tok) orelse return fail(.invalid_argument, "tokenizer is null");
+    if (len > std.math.maxInt(u32)) return fail(.too_large, "text longer than 4 GiB");
+    const t = tokBytes(text, len) orelse return fail(.invalid_argument, "text is null");
+    const ids: []u32 = if (cap == 0) &.{} else (out orelse return fail(.invalid_argument, "out is null"))[0..cap];
+    const n = self.encode(t, ids) catch |err| return tokRunError(err);
+    return @intCast(n);
+}
+
+pub export fn ch_tok_decode(tok: ?*const TokHandle, tokens: ?[*]const u32, n: usize, out: ?[*]u8, cap: usize) i64 {
+    const self = tokSelf(tok) orelse return fail(.invalid_argument, "tokenizer is null");
+    if (n > std.math.maxInt(u32)) return fail(.too_large, "more than 2^32 tokens");
+    const ids: []const u32 = if (n == 0) &.{} else (tokens orelse return fail(.invalid_argument, "tokens is null"))[0..n];
+    const buf: []u8 = if (cap == 0) &.{} else (out orelse return fail(.invalid_argument, "out is null"))[0..cap];
+    var bad: u32 = 0;
+    const size = self.decode(ids, buf, &bad) catch |err| return switch (err) {
+        error.InvalidToken => failFmt(.invalid_data, "token id {d} is not an ordinary token", .{bad}),
+        error.TooLarge => fail(.too_large, "decoded size does not fit in int64"),
+    };
+    return @intCast(size);
+}
+
+pub export fn ch_tok_split(kind: u32, text: ?[*]const u8, len: usize, out_ends: ?[*]u32, cap: usize) i64 {
+    const encoding = tokEncoding(kind) orelse return failFmt(.invalid_argument, "unknown tokenizer kind {d}", .{kind});
+    if (len > std.math.maxInt(u32)) return fail(.too_large, "text longer than 4 GiB");
+    const t = tokBytes(text, len) orelse return fail(.invalid_argument, "text is null");
+    const ends: []u32 = if (cap == 0) &.{} else (out_ends orelse return fail(.invalid_argument, "out_ends is null"))[0..cap];
+    const n = pretokenize.split(encoding, t, ends) catch |err| return switch (err) {
+        error.BufferTooSmall => fail(.buffer_too_small, "output buffer too small"),
+        error.TooLarge => fail(.too_large, "text longer than 4 GiB"),
+    };
+    return @intCast(n);
+}
+
 // ---- header drift check -------------------------------------------------
 // Compiled only in tests (needs libc headers for stdint.h): every ch_*
 // function of the header must be exported here with the same C shape, and
@@ -137,10 +248,14 @@ fn sameCShape(comptime A: type, comptime B: type) bool {
             return sameCShape(ap.child, bp.child);
         },
         .@"opaque" => return b == .@"opaque",
+        // translate-c spells a pointer to an opaque type `?*T`.
+        .optional => |ao| return @typeInfo(ao.child) == .pointer and sameCShape(ao.child, B),
         else => return false,
     }
 }
 
 test {
     std.testing.refAllDecls(rate_limit);
+    std.testing.refAllDecls(vocab);
+    std.testing.refAllDecls(bpe);
 }
