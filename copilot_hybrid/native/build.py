@@ -192,6 +192,11 @@ def build(
             "built_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         record["build_id"] = build_id(record)
+        # Lets the loader refuse a truncated or damaged file before dlopen,
+        # which can crash the process (SIGBUS) on a short ELF file.
+        library_bytes = emitted.read_bytes()
+        record["library_bytes"] = len(library_bytes)
+        record["library_sha256"] = hashlib.sha256(library_bytes).hexdigest()
         output_dir.mkdir(parents=True, exist_ok=True)
         final = output_dir / name
         # Replace, never overwrite in place: a running process may have the
@@ -267,6 +272,32 @@ def binary_format(path: Path) -> str:
             (machine,) = struct.unpack_from("<H", data, 4)
             return f"pe-{_PE_MACHINES.get(machine, hex(machine))}"
     return "unknown"
+
+
+def elf_truncation(data: bytes) -> str | None:
+    """Why an ELF64 file is shorter than its own headers say, or None.
+
+    dlopen maps segments by the offsets in the program headers; on a file
+    cut short, touching the missing pages kills the process with SIGBUS
+    instead of returning an error, so the loader checks first.
+    """
+    if data[:4] != b"\x7fELF" or len(data) < 64 or data[4] != 2:
+        return None  # not ELF64: nothing to check here
+    order = "<" if data[5] == 1 else ">"
+    phoff, shoff = struct.unpack_from(order + "QQ", data, 32)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from(order + "HHHH", data, 54)
+    size = len(data)
+    if phoff + phnum * phentsize > size:
+        return f"program headers end at byte {phoff + phnum * phentsize}, the file has {size}"
+    for index in range(phnum):
+        entry = phoff + index * phentsize  # Elf64_Phdr: type, flags, offset, vaddr, paddr, filesz, ...
+        (offset,) = struct.unpack_from(order + "Q", data, entry + 8)
+        (filesz,) = struct.unpack_from(order + "Q", data, entry + 32)
+        if offset + filesz > size:
+            return f"segment {index} ends at byte {offset + filesz}, the file has {size}"
+    if shnum and shoff + shnum * shentsize > size:
+        return f"section headers end at byte {shoff + shnum * shentsize}, the file has {size}"
+    return None
 
 
 def expected_format(target: str) -> str:

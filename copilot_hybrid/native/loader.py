@@ -14,6 +14,7 @@ Statuses:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -116,6 +117,11 @@ def open_library(library: Path, *, check_sources: bool = True) -> NativeLibrary:
         record = json.loads((library.parent / _build.RECORD_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         record = {}
+    damage = _integrity_problem(library, record)
+    if damage is not None:
+        return NativeLibrary(
+            "load_error", f"{library} is damaged: {damage}; run `copilot-hybrid build`", library, record
+        )
     try:
         import cffi
 
@@ -164,6 +170,27 @@ def open_library(library: Path, *, check_sources: bool = True) -> NativeLibrary:
             source_digest=digest,
         )
     return NativeLibrary("ok", f"loaded {library}", library, record, ffi, lib, digest)
+
+
+def _integrity_problem(library: Path, record: dict[str, Any]) -> str | None:
+    """Checks the file before dlopen, which can crash on a damaged library.
+
+    With a build record: size and sha256 must be what the build wrote.
+    Without one (a library placed by hand): the ELF headers must fit the file.
+    """
+    try:
+        data = library.read_bytes()
+    except OSError as exc:
+        return f"cannot read it: {exc}"
+    expected_size = record.get("library_bytes")
+    expected_hash = record.get("library_sha256")
+    if isinstance(expected_size, int) and isinstance(expected_hash, str):
+        if len(data) != expected_size:
+            return f"{len(data)} bytes where the build wrote {expected_size}"
+        if hashlib.sha256(data).hexdigest() != expected_hash:
+            return "its sha256 differs from the one the build recorded"
+        return None
+    return _build.elf_truncation(data)
 
 
 _lock = threading.Lock()

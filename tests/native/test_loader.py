@@ -75,13 +75,24 @@ def test_disabled_by_kill_switch(monkeypatch: pytest.MonkeyPatch, use_library: N
     assert_still_works_on_reference("disabled")
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "truncated-without-record", "flipped-byte"])
 def test_corrupt_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_library: None, damage: str) -> None:
+    """A damaged library is refused before dlopen, which would kill the
+    process with SIGBUS on a truncated file, with or without build.json."""
     library = copy_build(tmp_path)
     data = library.read_bytes()
-    library.write_bytes(
-        {"garbage": b"not a shared library\n" * 100, "truncated": data[: len(data) // 3], "empty": b""}[damage]
-    )
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF
+    damaged = {
+        "garbage": b"not a shared library\n" * 100,
+        "truncated": data[: len(data) // 3],
+        "empty": b"",
+        "truncated-without-record": data[: len(data) // 3],
+        "flipped-byte": bytes(flipped),
+    }
+    library.write_bytes(damaged[damage])
+    if damage == "truncated-without-record":
+        (library.parent / native_build.RECORD_NAME).unlink()
     native = reload_with(monkeypatch, COPILOT_HYBRID_NATIVE_LIB=str(library))
     assert native.status == "load_error" and str(library) in native.reason
     assert_still_works_on_reference("load_error")

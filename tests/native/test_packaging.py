@@ -24,7 +24,9 @@ def build_wheel(out: Path, **env: str) -> subprocess.CompletedProcess[str]:
     shutil.copytree(
         ROOT,
         tree,
-        ignore=shutil.ignore_patterns(".git", ".tox", ".venv*", "_build", ".zig-cache", "__pycache__", "build", "*.egg-info"),
+        ignore=shutil.ignore_patterns(
+            ".git", ".tox", ".venv*", "_build", ".zig-cache", "__pycache__", "build", "*.egg-info"
+        ),
     )
     return subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "-w", str(out), str(tree)],
