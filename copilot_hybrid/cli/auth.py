@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
+
 
 def register(app: typer.Typer) -> None:
     app.command("auth")(auth_command)
@@ -14,15 +16,8 @@ def register(app: typer.Typer) -> None:
 def auth_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     show_token: Annotated[bool, typer.Option("--show-token", help="Print the GitHub token once obtained.")] = False,
-    github_url: Annotated[
-        str, typer.Option("--github-url", envvar="COPILOT_HYBRID_GITHUB_URL", show_envvar=True, help="GitHub web base.")
-    ] = "https://github.com",
-    github_api_url: Annotated[
-        str,
-        typer.Option(
-            "--github-api-url", envvar="COPILOT_HYBRID_GITHUB_API_URL", show_envvar=True, help="GitHub API base."
-        ),
-    ] = "https://api.github.com",
+    github_url: GitHubUrl = DEFAULT_GITHUB_URL,
+    github_api_url: GitHubApiUrl = DEFAULT_GITHUB_API_URL,
 ) -> None:
     """Log in to GitHub (device flow, always a fresh login) and write the token file."""
     import asyncio

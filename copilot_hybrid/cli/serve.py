@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
+
 if TYPE_CHECKING:
     from copilot_hybrid.server.runtime import Runtime
     from copilot_hybrid.server.settings import ServerSettings
@@ -64,15 +66,8 @@ def serve_command(
     proxy_env: Annotated[
         bool, typer.Option("--proxy-env", help="Use HTTP(S)_PROXY / ALL_PROXY / NO_PROXY for outbound requests.")
     ] = False,
-    github_url: Annotated[
-        str, typer.Option("--github-url", envvar="COPILOT_HYBRID_GITHUB_URL", show_envvar=True, help="GitHub web base.")
-    ] = "https://github.com",
-    github_api_url: Annotated[
-        str,
-        typer.Option(
-            "--github-api-url", envvar="COPILOT_HYBRID_GITHUB_API_URL", show_envvar=True, help="GitHub API base."
-        ),
-    ] = "https://api.github.com",
+    github_url: GitHubUrl = DEFAULT_GITHUB_URL,
+    github_api_url: GitHubApiUrl = DEFAULT_GITHUB_API_URL,
     copilot_api_url: Annotated[
         str | None,
         typer.Option(

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
+
 
 def register(app: typer.Typer) -> None:
     app.command("check-usage")(check_usage_command)
@@ -16,15 +18,8 @@ def check_usage_command(
         str | None,
         typer.Option("--github-token", "-g", envvar="GH_TOKEN", show_envvar=True, help="Use this GitHub token."),
     ] = None,
-    github_url: Annotated[
-        str, typer.Option("--github-url", envvar="COPILOT_HYBRID_GITHUB_URL", show_envvar=True, help="GitHub web base.")
-    ] = "https://github.com",
-    github_api_url: Annotated[
-        str,
-        typer.Option(
-            "--github-api-url", envvar="COPILOT_HYBRID_GITHUB_API_URL", show_envvar=True, help="GitHub API base."
-        ),
-    ] = "https://api.github.com",
+    github_url: GitHubUrl = DEFAULT_GITHUB_URL,
+    github_api_url: GitHubApiUrl = DEFAULT_GITHUB_API_URL,
     json_output: Annotated[bool, typer.Option("--json", help="Print the raw usage JSON.")] = False,
 ) -> None:
     """Show the Copilot plan, quota reset date and premium/chat/completions quotas."""
