@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from copilot_hybrid.github.errors import UpstreamError
+from copilot_hybrid.translate.anthropic_response import ANTHROPIC_ERROR_TYPES, error_type_for_status
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +51,6 @@ def is_anthropic_path(path: str) -> bool:
     return path == ANTHROPIC_PREFIX or path.startswith(ANTHROPIC_PREFIX + "/")
 
 
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
-
 _OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -71,12 +61,6 @@ _OPENAI_TYPES = {
     422: "invalid_request_error",
     429: "rate_limit_error",
 }
-
-
-def anthropic_type(status: int) -> str:
-    if status in _ANTHROPIC_TYPES:
-        return _ANTHROPIC_TYPES[status]
-    return "invalid_request_error" if 400 <= status < 500 else "api_error"
 
 
 def openai_type(status: int) -> str:
@@ -99,7 +83,7 @@ def json_response(value: Any, status: int = 200) -> Response:
 
 
 def anthropic_error_body(status: int, message: str, type: str | None = None) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": type or anthropic_type(status), "message": message}}
+    return {"type": "error", "error": {"type": type or error_type_for_status(status), "message": message}}
 
 
 def openai_error_body(
@@ -119,7 +103,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     if is_anthropic_path(path):
-        body = anthropic_error_body(status, message, type if type in _ANTHROPIC_TYPES.values() else None)
+        body = anthropic_error_body(status, message, type if type in ANTHROPIC_ERROR_TYPES else None)
     else:
         body = openai_error_body(status, message, type if type in _OPENAI_TYPES.values() else None, param, code)
     return Response(dumps(body), status_code=status, headers=dict(headers or {}), media_type="application/json")

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 __all__ = [
+    "ANTHROPIC_ERROR_TYPES",
     "anthropic_error",
     "anthropic_error_from_upstream",
     "anthropic_usage",
@@ -207,6 +208,10 @@ _ERROR_TYPES = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+
+
+#: Every `type` an Anthropic error body may carry.
+ANTHROPIC_ERROR_TYPES = frozenset({*_ERROR_TYPES.values(), "api_error"})
 
 
 def error_type_for_status(status: int) -> str:

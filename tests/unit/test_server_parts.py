@@ -42,7 +42,8 @@ def test_error_formats_follow_the_path() -> None:
     assert openai_body == {"error": {"message": "bad", "type": "invalid_request_error", "param": None, "code": None}}
     anthropic_body = json.loads(error_response("/v1/messages/count_tokens", 413, "big").body)
     assert anthropic_body == {"type": "error", "error": {"type": "request_too_large", "message": "big"}}
-    assert json.loads(error_response("/v1/messages", 503, "x").body)["error"]["type"] == "api_error"
+    assert json.loads(error_response("/v1/messages", 503, "x").body)["error"]["type"] == "overloaded_error"
+    assert json.loads(error_response("/v1/messages", 500, "x").body)["error"]["type"] == "api_error"
     assert json.loads(error_response("/v1/messagesfoo", 404, "x").body)["error"]["type"] == "invalid_request_error"
 
 
