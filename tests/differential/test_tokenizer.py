@@ -205,12 +205,16 @@ def test_whitespace_at_tiktokens_panic_limit() -> None:
     the reference goes around its regex, native needs nothing special, and
     both agree with bpe-openai, which has no such limit."""
     tokenizer_native_or_skip()
-    bpe_openai = pytest.importorskip("bpe_openai._bindings")
+    try:  # a peer without the limit, when the bench extra is installed
+        import bpe_openai._bindings as peer
+    except ImportError:
+        peer = None
     text = " " * 999_999 + "x"
     for name in ENCODINGS:
         native = get_encoding(name, backend="native").count(text)
-        assert native == bpe_openai.tokenizer_for_encoding(name).count(text)
         assert get_encoding(name, backend="reference").count(text) == native
+        if peer is not None:
+            assert native == peer.tokenizer_for_encoding(name).count(text)
     assert get_encoding("cl100k_base", backend="native").count(text) == 7814
 
 
