@@ -657,6 +657,10 @@ def anthropic_to_openai(payload: dict[str, Any], *, known_models: Collection[str
     tool_choice = _translate_tool_choice(payload.get("tool_choice"), {t["function"]["name"] for t in tools})
     if tool_choice is not None:
         result["tool_choice"] = tool_choice
+    choice = payload.get("tool_choice")
+    if tools and isinstance(choice, dict) and choice.get("disable_parallel_tool_use") is True:
+        # Anthropic's switch for one tool call per turn is OpenAI's parallel_tool_calls.
+        result["parallel_tool_calls"] = False
 
     result.update(_thinking_fields(payload, _model_supports(known_models, target)))
     # Dropped on purpose: top_k, service_tier, context_management, container,

@@ -620,6 +620,14 @@ def test_tool_choice_mapping(choice: dict[str, Any], expected: Any) -> None:
     assert out.get("tool_choice") == expected
 
 
+def test_disable_parallel_tool_use_becomes_parallel_tool_calls_false() -> None:
+    tools = [{"name": "get", "input_schema": {"type": "object"}}]
+    out = translate(req(tools=tools, tool_choice={"type": "auto", "disable_parallel_tool_use": True}))
+    assert out["parallel_tool_calls"] is False
+    assert "parallel_tool_calls" not in translate(req(tools=tools, tool_choice={"type": "auto"}))
+    assert "parallel_tool_calls" not in translate(req(tools=[], tool_choice={"disable_parallel_tool_use": True}))
+
+
 # --------------------------------------------------------------------------- thinking / effort
 
 CLAUDE_46 = {
