@@ -162,6 +162,8 @@ class Plan:
     raw_chunks: list[str] | None = None
     raw_body: Any = None
     raw_body_given: bool = False
+    #: Answer a stream request with one JSON body, as some upstreams do.
+    no_stream: bool = False
     match: Match | None = None
 
 
@@ -329,6 +331,7 @@ _SCRIPT_KEYS = {
     "model",
     "raw_chunks",
     "raw_body",
+    "no_stream",
     "match",
 }
 _USAGE_KEYS = {"prompt_tokens", "completion_tokens", "cached_tokens"}
@@ -356,6 +359,7 @@ def plan_from_script(item: Mapping[str, Any]) -> Plan:
             raise ValueError("tool call id must be a string")
         plan.tool_calls.append(ToolCallSpec(call["name"], arguments, call_id))
     plan.split = _bool(item, "split")
+    plan.no_stream = _bool(item, "no_stream")
     if item.get("finish_reason") is not None:
         plan.finish_reason = _str(item, "finish_reason")
     plan.error = _script_error(item.get("error"))

@@ -375,7 +375,7 @@ class EmulatorApp:
         if (request.header("x-initiator") or "user").lower() != "agent":
             self.state.charge_premium(float(model.get("billing", {}).get("multiplier", 0) or 0))
 
-        if body.get("stream"):
+        if body.get("stream") and not plan.no_stream:
             return self._chat_stream(body, plan, model)
         if plan.raw_body_given:
             payload = _raw(plan.raw_body)

@@ -66,6 +66,13 @@ def register(app: FastAPI, rt: Runtime) -> None:
             except (ValueError, TranslationError) as exc:
                 log.warning("Untranslatable upstream answer: %s", exc)
                 raise UpstreamError(502, dumps({"message": f"Copilot sent an unusable answer: {exc}"})) from exc
+            if payload.get("stream") is True:
+                # The client asked for events; give it events, not a JSON body it cannot parse.
+                return Response(
+                    _events_of_completion(data, str(payload["model"])),
+                    media_type="text/event-stream",
+                    headers=SSE_HEADERS,
+                )
             return json_response(translated)
         return StreamingResponse(
             anthropic_events(upstream, str(payload["model"])), media_type="text/event-stream", headers=SSE_HEADERS
@@ -138,6 +145,14 @@ async def anthropic_events(upstream: httpx.Response, model: str) -> AsyncIterato
         await upstream.aclose()
     if tail:
         yield b"".join(format_sse(e) for e in tail)
+
+
+def _events_of_completion(completion: dict[str, Any], model: str) -> bytes:
+    from copilot_hybrid.translate import AnthropicStreamTranslator, completion_as_chunk, format_sse
+
+    translator = AnthropicStreamTranslator(model=model)
+    events = [*translator.feed(completion_as_chunk(completion)), *translator.finish()]
+    return b"".join(format_sse(event) for event in events)
 
 
 def _stream_error_message(error: Any) -> str:

@@ -13,7 +13,7 @@ from .anthropic_response import (
     openai_to_anthropic,
     parse_tool_arguments,
 )
-from .anthropic_stream import AnthropicStreamTranslator, format_sse
+from .anthropic_stream import AnthropicStreamTranslator, completion_as_chunk, format_sse
 from .errors import TranslationError
 from .token_count import TokenCount, count_anthropic_request_tokens, count_openai_payload_tokens
 
@@ -25,6 +25,7 @@ __all__ = [
     "anthropic_error_from_upstream",
     "anthropic_to_openai",
     "anthropic_usage",
+    "completion_as_chunk",
     "count_anthropic_request_tokens",
     "count_openai_payload_tokens",
     "error_type_for_status",

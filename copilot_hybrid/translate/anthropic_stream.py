@@ -21,7 +21,7 @@ from .anthropic_response import (
     merge_finish_reason,
 )
 
-__all__ = ["AnthropicStreamTranslator", "format_sse"]
+__all__ = ["AnthropicStreamTranslator", "completion_as_chunk", "format_sse"]
 
 
 def format_sse(event: dict[str, Any]) -> bytes:
@@ -303,3 +303,30 @@ class AnthropicStreamTranslator:
         events.append({"type": "message_stop"})
         self._done = True
         return events
+
+
+def completion_as_chunk(response: dict[str, Any]) -> dict[str, Any]:
+    """A whole `chat.completion` as one `chat.completion.chunk`.
+
+    When a client asked for a stream and upstream answered with one JSON
+    body, feeding this chunk to AnthropicStreamTranslator (then finish())
+    gives the client the event stream it asked for, built by the same rules.
+    """
+    choices = []
+    for position, choice in enumerate(response.get("choices") or []):
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message")
+        delta = dict(message) if isinstance(message, dict) else {}
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            delta["tool_calls"] = [
+                {**call, "index": call.get("index", i)} for i, call in enumerate(calls) if isinstance(call, dict)
+            ]
+        choices.append(
+            {"index": choice.get("index", position), "delta": delta, "finish_reason": choice.get("finish_reason")}
+        )
+    chunk = {key: response[key] for key in ("id", "model", "created", "usage") if key in response}
+    chunk["object"] = "chat.completion.chunk"
+    chunk["choices"] = choices
+    return chunk

@@ -79,6 +79,18 @@ def test_messages_stream(client: anthropic.Anthropic) -> None:
     assert final.stop_reason == "end_turn"
 
 
+def test_stream_request_answered_with_json_upstream_still_streams(
+    client: anthropic.Anthropic, emulator: Emulator
+) -> None:
+    """Upstream ignored `stream` and sent one JSON body: the client still gets events."""
+    emulator.script({"no_stream": True, "content": "one piece"})
+    with client.messages.stream(model=MODEL, max_tokens=200, messages=[{"role": "user", "content": "x"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "one piece" and final.stop_reason == "end_turn"
+    assert emulator.last_request("/chat/completions").body["stream"] is True
+
+
 def test_tool_use_round_trip(client: anthropic.Anthropic, emulator: Emulator) -> None:
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": 'What is the weather? [[tool:get_weather {"city":"Paris"}]]'}

@@ -528,3 +528,66 @@ def test_sequential_tool_calls_keep_their_arguments(
         )
         assert got == "".join(pieces)
     assert events[-2]["delta"]["stop_reason"] == "tool_use"
+
+
+def accumulate(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an SDK builds from the events: the final message."""
+    message: dict[str, Any] = {}
+    blocks: dict[int, dict[str, Any]] = {}
+    partial: dict[int, str] = {}
+    for event in events:
+        if event["type"] == "message_start":
+            message = dict(event["message"])
+        elif event["type"] == "content_block_start":
+            blocks[event["index"]] = dict(event["content_block"])
+        elif event["type"] == "content_block_delta":
+            delta, block = event["delta"], blocks[event["index"]]
+            if delta["type"] == "text_delta":
+                block["text"] += delta["text"]
+            elif delta["type"] == "input_json_delta":
+                partial[event["index"]] = partial.get(event["index"], "") + delta["partial_json"]
+        elif event["type"] == "message_delta":
+            message["stop_reason"] = event["delta"]["stop_reason"]
+            message["usage"] = {**message.get("usage", {}), **event["usage"]}
+    for index, text in partial.items():
+        blocks[index]["input"] = json.loads(text)
+    message["content"] = [blocks[i] for i in sorted(blocks)]
+    return message
+
+
+def test_a_whole_completion_becomes_the_same_message_as_events() -> None:
+    """Upstream answered JSON to a stream request: the events carry what the
+    non-stream translation would have answered."""
+    from copilot_hybrid.translate import completion_as_chunk, openai_to_anthropic
+
+    completion = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "claude-sonnet-4.5",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Let me look."}, "finish_reason": "stop"},
+            {
+                "index": 1,
+                "message": {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get", "arguments": '{"city":"Oslo"}'},
+                        }
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            },
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
+    }
+    translator = AnthropicStreamTranslator(model="claude-sonnet-4-5")
+    events = [*translator.feed(completion_as_chunk(completion)), *translator.finish()]
+    assert types(events)[0] == "message_start" and types(events)[-1] == "message_stop"
+    streamed = accumulate(events)
+    expected = openai_to_anthropic(completion)
+    assert streamed["content"] == expected["content"]
+    assert streamed["stop_reason"] == expected["stop_reason"] == "tool_use"
+    assert streamed["usage"]["output_tokens"] == expected["usage"]["output_tokens"] == 5
