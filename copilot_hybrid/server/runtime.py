@@ -115,6 +115,7 @@ class Runtime:
         models = await self._models.load()
         log.info("Available models:\n%s", "\n".join(f"- {m['id']}" for m in models))
         tokens.start_background()
+        _warm_tokenizer_in_background()
         self.started = True
 
     def _on_new_token(self, token: CopilotToken) -> None:
@@ -141,3 +142,20 @@ class Runtime:
             accepted = await asyncio.to_thread(self.approver, summary)
         if not accepted:
             raise ApiError(403, "Request rejected by the operator (--manual)", type="permission_error")
+
+
+def _warm_tokenizer_in_background() -> None:
+    """Loads the vocabularies (about a second) while the server starts
+    listening, so that the first count_tokens of a session does not pay it."""
+    import threading
+
+    def warm() -> None:
+        try:
+            from copilot_hybrid.tokenizer import get_encoding
+
+            for name in ("o200k_base", "cl100k_base"):
+                get_encoding(name).count("warm up")
+        except Exception:  # noqa: BLE001 - warming is an optimisation; count_tokens reports real errors
+            log.debug("Tokenizer warm-up failed", exc_info=True)
+
+    threading.Thread(target=warm, name="tokenizer-warmup", daemon=True).start()
