@@ -55,6 +55,19 @@ class Feature(ABC, Generic[In, Out]):
         same exception type (messages differ between implementations)."""
         return type(reference) is type(native)
 
+    def same_outcome(
+        self, reference: Any, reference_error: BaseException | None, native: Any, native_error: BaseException | None
+    ) -> bool:
+        """Whether two outcomes agree: equal values, or matching failures;
+        one side failing and the other not is always a mismatch."""
+        if reference_error is not None or native_error is not None:
+            return (
+                reference_error is not None
+                and native_error is not None
+                and self.compare_errors(reference_error, native_error)
+            )
+        return self.compare(reference, native)
+
     @abstractmethod
     def cases(self, *, count: int, seed: int) -> Iterator[Case[In]]:
         """Corpus, edge and `count` seeded generated inputs for verify."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from copilot_hybrid.native.loader import load
 from copilot_hybrid.rollout import records, settings
 from copilot_hybrid.rollout.modes import OFF, Mode, in_percent
+from copilot_hybrid.rollout.redact import describe_outcome
 
 if TYPE_CHECKING:
     from copilot_hybrid.features.base import Feature
@@ -40,6 +41,8 @@ CIRCUIT_BREAKER_ERRORS = 5
 #: changed mode takes effect within this delay, without a restart.
 DECISION_TTL_SECONDS = 2.0
 FLUSH_INTERVAL_SECONDS = 5.0
+#: Each side's result in a mismatch log entry is cut to this many characters.
+LOG_TEXT_LIMIT = 512
 
 
 @dataclass(frozen=True)
@@ -234,15 +237,7 @@ def _shadow_compare(
         native_ns = time.perf_counter_ns() - started
         state.count("reference_ns", reference_ns)
         state.count("native_ns", native_ns)
-        if reference_error is not None or native_error is not None:
-            same = (
-                reference_error is not None
-                and native_error is not None
-                and feature.compare_errors(reference_error, native_error)
-            )
-        else:
-            same = feature.compare(reference_value, native_value)
-        if same:
+        if feature.same_outcome(reference_value, reference_error, native_value, native_error):
             state.count("matches")
             return
         state.count("mismatches")
@@ -254,19 +249,14 @@ def _shadow_compare(
                 "mode": str(decision.effective),
                 "build_id": load().build_id,
                 "input": feature.redact(x),
-                "reference": _describe(reference_value, reference_error),
-                "native": _describe(native_value, native_error),
+                "reference": describe_outcome(reference_value, reference_error, LOG_TEXT_LIMIT),
+                "native": describe_outcome(native_value, native_error, LOG_TEXT_LIMIT),
                 "reference_ms": reference_ns / 1e6,
                 "native_ms": native_ns / 1e6,
             },
         )
     except Exception:  # noqa: BLE001 - the machinery must never break the caller
         state.count("machinery_errors")
-
-
-def _describe(value: Any, error: BaseException | None) -> str:
-    text = f"raised {type(error).__name__}: {error}" if error is not None else repr(value)
-    return text if len(text) <= 512 else text[:512] + f"... ({len(text)} chars)"
 
 
 def flush() -> None:

@@ -17,6 +17,9 @@ from typing import Any
 from copilot_hybrid.features.base import Feature
 from copilot_hybrid.native.loader import load
 from copilot_hybrid.rollout import records
+from copilot_hybrid.rollout.redact import describe_outcome
+
+CASE_TEXT_LIMIT = 2000
 
 
 @dataclass
@@ -63,28 +66,13 @@ def _outcome(call: Callable[[], Any]) -> tuple[Any, BaseException | None, int]:
     return value, None, time.perf_counter_ns() - started
 
 
-def _describe(value: Any, error: BaseException | None) -> str:
-    if error is not None:
-        text = f"raised {type(error).__name__}: {error}"
-    elif isinstance(value, (list, tuple)) and len(value) > 200:
-        # Every case is described; repr of a long list (token ids) would cost
-        # more than the comparison, and only 2000 characters are kept.
-        head = repr(value[:200])
-        text = f"{head[:-1]}, ... ({len(value)} items){head[-1]}"
-    else:
-        text = repr(value)
-    return text if len(text) <= 2000 else text[:2000] + f"... ({len(text)} chars)"
-
-
 def check_one(feature: Feature[Any, Any], x: Any) -> tuple[bool, str, str, int, int]:
     """(same, reference description, native description, reference ns, native ns)."""
     ref_value, ref_error, ref_ns = _outcome(lambda: feature.reference(x))
     nat_value, nat_error, nat_ns = _outcome(lambda: feature.native(x))
-    if ref_error is not None or nat_error is not None:
-        same = ref_error is not None and nat_error is not None and feature.compare_errors(ref_error, nat_error)
-    else:
-        same = feature.compare(ref_value, nat_value)
-    return same, _describe(ref_value, ref_error), _describe(nat_value, nat_error), ref_ns, nat_ns
+    same = feature.same_outcome(ref_value, ref_error, nat_value, nat_error)
+    ref_text = describe_outcome(ref_value, ref_error, CASE_TEXT_LIMIT)
+    return same, ref_text, describe_outcome(nat_value, nat_error, CASE_TEXT_LIMIT), ref_ns, nat_ns
 
 
 def verify_feature(
