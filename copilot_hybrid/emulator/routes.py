@@ -328,7 +328,8 @@ class EmulatorApp:
             return _copilot_error(400, "request body must be a JSON object", "invalid_request_body")
         return body
 
-    def _chat(self, request: Request) -> Response:
+    def _model_request(self, request: Request, kind: str) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+        """Auth checks, a JSON object body and a listed model of `kind`, or the error answer."""
         failure = self._copilot_checks(request)
         if failure is not None:
             return failure
@@ -336,8 +337,15 @@ class EmulatorApp:
         if isinstance(body, Response):
             return body
         model = self._find_model(body.get("model"))
-        if model is None or _model_type(model) != "chat":
+        if model is None or _model_type(model) != kind:
             return _copilot_error(400, "The requested model is not supported.", "model_not_supported", "model")
+        return body, model
+
+    def _chat(self, request: Request) -> Response:
+        checked = self._model_request(request, "chat")
+        if isinstance(checked, Response):
+            return checked
+        body, model = checked
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return _copilot_error(400, "messages must be a non-empty array", "invalid_request_body")
@@ -420,15 +428,10 @@ class EmulatorApp:
             yield event
 
     def _embeddings(self, request: Request) -> Response:
-        failure = self._copilot_checks(request)
-        if failure is not None:
-            return failure
-        body = self._json_body(request)
-        if isinstance(body, Response):
-            return body
-        model = self._find_model(body.get("model"))
-        if model is None or _model_type(model) != "embeddings":
-            return _copilot_error(400, "The requested model is not supported.", "model_not_supported", "model")
+        checked = self._model_request(request, "embeddings")
+        if isinstance(checked, Response):
+            return checked
+        body, model = checked
         dimensions = body.get("dimensions", EMBEDDING_DIMENSIONS)
         if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not 1 <= dimensions <= 4096:
             return _copilot_error(400, "dimensions must be an integer from 1 to 4096", "invalid_request_body")
