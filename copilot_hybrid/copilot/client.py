@@ -110,12 +110,7 @@ class CopilotClient:
     async def request(self, method: str, path: str, *, content: bytes | None = None) -> httpx.Response:
         """Like send(), with the body read and the connection released."""
         response = await self.send(method, path, content=content)
-        try:
-            await response.aread()
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"Copilot's answer broke off: {type(exc).__name__}: {exc}") from exc
-        finally:
-            await response.aclose()
+        await read_whole(response)
         return response
 
     async def chat_completions(self, body: bytes, *, vision: bool, initiator: str) -> httpx.Response:
@@ -134,3 +129,14 @@ class CopilotClient:
         if not isinstance(data, dict):
             raise UpstreamError(502, b'{"message":"Copilot sent an unexpected model list"}')
         return data
+
+
+async def read_whole(response: httpx.Response) -> bytes:
+    """Reads a response's whole body and releases its connection; a transfer
+    that breaks off becomes UpstreamUnavailable (a 502 for the client)."""
+    try:
+        return await response.aread()
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable(f"Copilot's answer broke off: {type(exc).__name__}: {exc}") from exc
+    finally:
+        await response.aclose()

@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import anthropic_initiator, has_vision
 from copilot_hybrid.copilot.models import tokenizer_name
-from copilot_hybrid.github.errors import UpstreamError, UpstreamUnavailable
+from copilot_hybrid.github.errors import UpstreamError
 from copilot_hybrid.server.body import dumps, parse_object, read_body, require
 from copilot_hybrid.server.errors import ApiError, json_response
 from copilot_hybrid.server.runtime import Runtime
@@ -54,12 +55,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
             initiator=anthropic_initiator(payload["messages"]),
         )
         if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
-            try:
-                raw = await upstream.aread()
-            except httpx.HTTPError as exc:
-                raise UpstreamUnavailable(f"Copilot's answer broke off: {type(exc).__name__}") from exc
-            finally:
-                await upstream.aclose()
+            raw = await read_whole(upstream)
             try:
                 data = json.loads(raw)
                 translated = openai_to_anthropic(data)

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import has_vision, initiator_for
 from copilot_hybrid.copilot.models import max_output_tokens, public_model
-from copilot_hybrid.github.errors import UpstreamUnavailable
 from copilot_hybrid.server.body import dumps, parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
@@ -80,12 +80,7 @@ async def pass_through(upstream: httpx.Response) -> Response:
     """Upstream's answer as it came: JSON bytes untouched, SSE copied event by event."""
     content_type = upstream.headers.get("content-type", "")
     if not content_type.startswith("text/event-stream"):
-        try:
-            content = await upstream.aread()
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"Copilot's answer broke off: {type(exc).__name__}") from exc
-        finally:
-            await upstream.aclose()
+        content = await read_whole(upstream)
         return Response(content, status_code=upstream.status_code, media_type=content_type or "application/json")
     return StreamingResponse(
         copy_events(upstream), status_code=upstream.status_code, media_type="text/event-stream", headers=SSE_HEADERS
