@@ -21,6 +21,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+# tiktoken's lone-surrogate rule lives in one place, shared with both backends.
+from copilot_hybrid.features.tokenizer_backends import clean_text
+
 __all__ = [
     "CL100K_PATTERN",
     "ENCODINGS",
@@ -30,7 +33,6 @@ __all__ = [
     "local_text_samples",
     "reference_split",
     "reference_split_bytes",
-    "tiktoken_clean",
     "unicode_sweep_texts",
     "whitespace_edge_texts",
 ]
@@ -76,15 +78,6 @@ def _compiled(encoding_name: str) -> Any:
     return regex.compile(pattern)
 
 
-def tiktoken_clean(text: str) -> str:
-    """tiktoken's rule for lone surrogates: they become U+FFFD, pairs join."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
-
-
 def _ends(pieces: list[str], total_chars: int, errors: str) -> list[int]:
     # Matches never overlap, so equal total length means they tile the text.
     if sum(map(len, pieces)) != total_chars:
@@ -99,7 +92,7 @@ def reference_split(encoding_name: str, text: str) -> list[int]:
     Lone surrogates are first replaced as tiktoken does; offsets refer to the
     UTF-8 encoding of that cleaned text.
     """
-    text = tiktoken_clean(text)
+    text = clean_text(text)
     return _ends(_compiled(encoding_name).findall(text), len(text), "strict")
 
 
