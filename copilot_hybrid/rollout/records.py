@@ -4,7 +4,6 @@ log, and cumulative counters. All under the data dir."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,7 @@ def verify_record_path(feature: str) -> Path:
 
 def save_verify_result(feature: str, result: dict[str, Any]) -> Path:
     path = verify_record_path(feature)
-    config.ensure_private_dir(path.parent)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    config.write_private_file(path, json.dumps(result, indent=2) + "\n")
     return path
 
 
@@ -76,10 +72,7 @@ def add_counters(feature: str, delta: dict[str, int]) -> None:
         totals[name] = totals.get(name, 0) + value
     totals_out: dict[str, Any] = dict(totals)
     totals_out["updated_at"] = int(time.time())
-    config.ensure_private_dir(path.parent)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(totals_out, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    config.write_private_file(path, json.dumps(totals_out, indent=2) + "\n")
 
 
 def read_counters(feature: str) -> dict[str, int]:

@@ -73,10 +73,7 @@ def write_feature_mode(feature: str, mode: Mode, path: Path | None = None) -> Pa
     lines += [f'{name} = "{value}"' for name, value in sorted(current.features.items())]
     if current.shadow_sample_rate is not None:
         lines += ["", "[rollout]", f"shadow_sample_rate = {current.shadow_sample_rate}"]
-    config.ensure_private_dir(path.parent)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    config.write_private_file(path, "\n".join(lines) + "\n")
     return path
 
 
