@@ -15,7 +15,7 @@ The implementation lives in copilot_hybrid/features/tokenizer_*.py.
 
 from __future__ import annotations
 
-from copilot_hybrid.features.base import NativeUnavailable
+from copilot_hybrid.errors import NativeCallError, NativeUnavailable, VocabularyError
 from copilot_hybrid.features.tokenizer_api import (
     BACKENDS,
     Backend,
@@ -24,14 +24,14 @@ from copilot_hybrid.features.tokenizer_api import (
     encoding_name_for_model,
     get_encoding,
 )
-from copilot_hybrid.features.tokenizer_backends import ENCODING_NAMES, NativeTokenizerError, VocabularyError
+from copilot_hybrid.features.tokenizer_backends import ENCODING_NAMES
 
 __all__ = [
     "BACKENDS",
     "ENCODING_NAMES",
     "Backend",
     "Encoding",
-    "NativeTokenizerError",
+    "NativeCallError",
     "NativeUnavailable",
     "VocabularyError",
     "encoding_for_model",

@@ -23,14 +23,14 @@ def auth_command(
     import asyncio
     import logging
 
-    from copilot_hybrid.github.errors import ProxyError
+    from copilot_hybrid.errors import CopilotHybridError
     from copilot_hybrid.github.redact import setup_logging
 
     setup_logging(verbose)
     log = logging.getLogger("copilot_hybrid.auth")
     try:
         path = asyncio.run(_auth(github_url, github_api_url, show_token))
-    except ProxyError as exc:
+    except CopilotHybridError as exc:
         log.error("Login failed: %s", exc)
         raise typer.Exit(1) from exc
     except KeyboardInterrupt:

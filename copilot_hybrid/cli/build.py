@@ -31,6 +31,7 @@ def build_command(
 ) -> None:
     """Build the native core with the Zig of the pinned `ziglang` package, then prove it loads."""
     from copilot_hybrid import __version__
+    from copilot_hybrid.errors import BuildError
     from copilot_hybrid.native import build as native_build
     from copilot_hybrid.native.loader import default_library_path
 
@@ -38,7 +39,7 @@ def build_command(
         library = (output / native_build.library_filename()) if output else default_library_path()
         try:
             report = native_build.check_library(library)
-        except native_build.BuildError as exc:
+        except BuildError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
         typer.echo(f"{library}: loads, and every export answered:")
@@ -46,7 +47,7 @@ def build_command(
         return
     try:
         result = native_build.build(optimize=optimize, target=target, output_dir=output, package_version=__version__)
-    except native_build.BuildError as exc:
+    except BuildError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     record = result.record

@@ -144,7 +144,7 @@ async def _serve(settings: ServerSettings) -> int:
 
     import uvicorn
 
-    from copilot_hybrid.github.errors import ProxyError
+    from copilot_hybrid.errors import CopilotHybridError
     from copilot_hybrid.server.app import create_app
     from copilot_hybrid.server.runtime import Runtime
 
@@ -153,7 +153,7 @@ async def _serve(settings: ServerSettings) -> int:
     try:
         # Same event loop as uvicorn: the pooled upstream connections stay valid.
         await runtime.start()
-    except ProxyError as exc:
+    except CopilotHybridError as exc:
         log.error("Startup failed: %s", exc)
         await runtime.aclose()
         return 1

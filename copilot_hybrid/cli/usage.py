@@ -27,7 +27,7 @@ def check_usage_command(
     import json
     import logging
 
-    from copilot_hybrid.github.errors import ProxyError
+    from copilot_hybrid.errors import CopilotHybridError
     from copilot_hybrid.github.redact import setup_logging
 
     setup_logging(False)
@@ -35,7 +35,7 @@ def check_usage_command(
     try:
         usage = asyncio.run(_fetch(github_token, github_url, github_api_url))
         text = json.dumps(usage, indent=2) if json_output else format_usage(usage)
-    except (ProxyError, ValueError, KeyError, TypeError) as exc:
+    except (CopilotHybridError, ValueError, KeyError, TypeError) as exc:
         log.error("Failed to fetch Copilot usage: %s", exc)
         raise typer.Exit(1) from exc
     typer.echo(text)

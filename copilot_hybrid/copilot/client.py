@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from copilot_hybrid.copilot.headers import copilot_headers
+from copilot_hybrid.errors import UpstreamError, UpstreamUnavailable
 from copilot_hybrid.github.constants import copilot_base_for_account
 from copilot_hybrid.github.copilot_token import CopilotToken, CopilotTokenManager
-from copilot_hybrid.github.errors import UpstreamError, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from copilot_hybrid.copilot.client import CopilotClient
-from copilot_hybrid.github.errors import ProxyError
+from copilot_hybrid.errors import CopilotHybridError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class ModelsCache:
     async def _refresh_quietly(self) -> None:
         try:
             await self.load()
-        except ProxyError as exc:
+        except CopilotHybridError as exc:
             log.warning("Refreshing the model list failed: %s", exc)
             self._fetched_at = self._clock()  # try again after another max_age
         finally:

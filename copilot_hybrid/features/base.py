@@ -19,10 +19,6 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 
-class NativeUnavailable(RuntimeError):
-    """The native library (or the symbol a feature needs) is not loaded."""
-
-
 @dataclass(frozen=True)
 class Case(Generic[In]):
     """One verify input; `kind` is corpus, generated or edge."""

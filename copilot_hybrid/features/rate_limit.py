@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from copilot_hybrid.features.base import Case, Feature, NativeUnavailable
+from copilot_hybrid.errors import NativeUnavailable, RateLimited
+from copilot_hybrid.features.base import Case, Feature
 from copilot_hybrid.native.loader import load
 
 I64_MIN = -(2**63)
@@ -142,14 +143,6 @@ class RateLimitFeature(Feature[LimiterInput, LimiterDecision]):
 
 
 FEATURE = RateLimitFeature()
-
-
-class RateLimited(Exception):
-    """The request came too early and the limiter is not in wait mode."""
-
-    def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__(f"Rate limit exceeded: retry in {retry_after_seconds} s")
-        self.retry_after_seconds = retry_after_seconds
 
 
 class RateLimiter:

@@ -21,11 +21,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Literal, TypeVar
 
-from copilot_hybrid.features.base import NativeUnavailable
+from copilot_hybrid.errors import NativeCallError, NativeUnavailable
 from copilot_hybrid.features.tokenizer import FEATURE, TokenizerInput
 from copilot_hybrid.features.tokenizer_backends import (
     ENCODING_NAMES,
-    NativeTokenizerError,
     check_encoding,
     check_text,
     native_available,
@@ -84,7 +83,7 @@ class Encoding:
         if self.backend == "auto" and _native_answers():
             try:
                 return native_backend(self.name).decode_bytes(tokens)
-            except (NativeUnavailable, NativeTokenizerError, MemoryError):
+            except (NativeUnavailable, NativeCallError, MemoryError):
                 pass  # the reference answers instead, as for count and encode
         return reference_backend(self.name).decode_bytes(tokens)
 

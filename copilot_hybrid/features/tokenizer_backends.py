@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from copilot_hybrid.features.base import NativeUnavailable
+from copilot_hybrid.errors import NativeCallError, NativeUnavailable, VocabularyError
 from copilot_hybrid.native.loader import NativeLibrary, load
 
 ENCODING_NAMES: Final = ("cl100k_base", "o200k_base")
@@ -54,18 +54,6 @@ LONG_WHITESPACE_RUN: Final = 900_000
 # so this finds every run tiktoken could choke on; the lookbehind makes the
 # scan linear (a run is tried from its first character only).
 _LONG_WHITESPACE = re.compile(rf"(?<!\s)\s{{{LONG_WHITESPACE_RUN}}}")
-
-
-class VocabularyError(ValueError):
-    """A vocab file is missing, unreadable or not the official one."""
-
-
-class NativeTokenizerError(RuntimeError):
-    """The native tokenizer failed in a way the reference never does."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def check_encoding(name: str) -> str:
@@ -238,7 +226,7 @@ class ReferenceBackend:
 def _status_error(status: int, message: str) -> Exception:
     if status == CH_E_OUT_OF_MEMORY:
         return MemoryError(message)
-    return NativeTokenizerError(f"{message} (status {status})", status)
+    return NativeCallError(f"{message} (status {status})", status)
 
 
 class NativeBackend:
@@ -343,7 +331,7 @@ class NativeBackend:
                 data: bytes = self._ffi.buffer(out, size)[:]
                 return data
             cap = size  # nothing was written: retry with the size it asked for
-        raise NativeTokenizerError("ch_tok_decode asked for a larger buffer twice", CH_E_BUFFER_TOO_SMALL)
+        raise NativeCallError("ch_tok_decode asked for a larger buffer twice", CH_E_BUFFER_TOO_SMALL)
 
 
 def native_split(name: str, text: str) -> list[int]:

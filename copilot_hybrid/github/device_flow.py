@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
+from copilot_hybrid.errors import DeviceFlowError, UpstreamError, UpstreamUnavailable
 from copilot_hybrid.github.constants import CLIENT_ID, DEVICE_GRANT_TYPE, JSON_HEADERS, SCOPE
-from copilot_hybrid.github.errors import DeviceFlowError, UpstreamError, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 

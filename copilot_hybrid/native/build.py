@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from copilot_hybrid.errors import BuildError
+
 ABI_VERSION = 1
 ZIG_PIN = "0.15.2"
 OPTIMIZE_MODES = ("ReleaseFast", "ReleaseSafe", "Debug")
@@ -33,10 +35,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = PACKAGE_DIR / "native" / "_build"
 #: zig/ beside the package: present in a source checkout or editable install.
 SOURCE_ZIG_DIR = PACKAGE_DIR.parent / "zig"
-
-
-class BuildError(Exception):
-    """The native build failed; the message says where and why."""
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from copilot_hybrid.features.rate_limit import RateLimited
-from copilot_hybrid.github.errors import AuthError, UpstreamError, UpstreamUnavailable
+from copilot_hybrid.errors import ApiError, AuthError, RateLimited, UpstreamError, UpstreamUnavailable
 from copilot_hybrid.server import routes_admin, routes_anthropic, routes_openai
-from copilot_hybrid.server.errors import ApiError, error_response, request_path, upstream_error_response
+from copilot_hybrid.server.errors import error_response, request_path, upstream_error_response
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.settings import ServerSettings
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
-from copilot_hybrid.server.errors import ApiError, dumps
+from copilot_hybrid.errors import ApiError
+from copilot_hybrid.server.errors import dumps
 
 __all__ = ["dumps", "parse_object", "read_body", "require"]
 

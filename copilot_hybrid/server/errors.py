@@ -17,34 +17,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from copilot_hybrid.github.errors import UpstreamError
+from copilot_hybrid.errors import UpstreamError
 from copilot_hybrid.translate.anthropic_response import ANTHROPIC_ERROR_TYPES, error_type_for_status
 
 log = logging.getLogger(__name__)
 
 ANTHROPIC_PREFIX = "/v1/messages"
-
-
-class ApiError(Exception):
-    """An answer the proxy decided on (bad input, limits, operator rejection...)."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str | None = None,
-        param: str | None = None,
-        code: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.param = param
-        self.code = code
-        self.headers = dict(headers or {})
 
 
 def is_anthropic_path(path: str) -> bool:

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from copilot_hybrid.errors import ApiError
 from copilot_hybrid.github.api import get_usage
-from copilot_hybrid.server.errors import ApiError, json_response
+from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
 
 

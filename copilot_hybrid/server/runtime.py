@@ -14,12 +14,12 @@ import httpx
 
 from copilot_hybrid.copilot.client import CopilotClient, make_http_client
 from copilot_hybrid.copilot.models import ModelsCache
+from copilot_hybrid.errors import ApiError
 from copilot_hybrid.github.constants import VSCODE_VERSION_FALLBACK
 from copilot_hybrid.github.copilot_token import CopilotToken, CopilotTokenManager
 from copilot_hybrid.github.login import GitHubLogin, setup_github_token
 from copilot_hybrid.github.redact import register_secret
 from copilot_hybrid.github.vscode import fetch_vscode_version, pinned_vscode_version
-from copilot_hybrid.server.errors import ApiError
 from copilot_hybrid.server.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def _warm_tokenizer_in_background() -> None:
 
             for name in ("o200k_base", "cl100k_base"):
                 get_encoding(name).count("warm up")
-        except Exception:  # noqa: BLE001 - warming is an optimisation; count_tokens reports real errors
+        except Exception:
             log.debug("Tokenizer warm-up failed", exc_info=True)
 
     threading.Thread(target=warm, name="tokenizer-warmup", daemon=True).start()

@@ -3,6 +3,8 @@ chat-completions API, plus copilot-api's token-count arithmetic. No I/O."""
 
 from __future__ import annotations
 
+from copilot_hybrid.errors import TranslationError
+
 from .anthropic_request import anthropic_to_openai, normalize_model
 from .anthropic_response import (
     anthropic_error,
@@ -14,7 +16,6 @@ from .anthropic_response import (
     parse_tool_arguments,
 )
 from .anthropic_stream import AnthropicStreamTranslator, completion_as_chunk, format_sse
-from .errors import TranslationError
 from .token_count import TokenCount, count_anthropic_request_tokens, count_openai_payload_tokens
 
 __all__ = [

@@ -13,8 +13,9 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from copilot_hybrid.errors import TranslationError
+
 from ._js import js_stringify
-from .errors import TranslationError
 
 __all__ = ["anthropic_to_openai", "normalize_model"]
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
+from copilot_hybrid.errors import DeviceFlowError
 from copilot_hybrid.github import device_flow as flow
 from copilot_hybrid.github.device_flow import DeviceCode, device_flow, poll_access_token
-from copilot_hybrid.github.errors import DeviceFlowError
 from copilot_hybrid.github.login import setup_github_token
 from copilot_hybrid.github.token_store import read_github_token, write_github_token
 

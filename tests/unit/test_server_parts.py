@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from copilot_hybrid.github.errors import UpstreamError, upstream_message
+from copilot_hybrid.errors import UpstreamError, upstream_message
 from copilot_hybrid.github.redact import RedactingFilter, redact, register_secret
 from copilot_hybrid.server.claude_code import claude_code_command
 from copilot_hybrid.server.errors import error_response, upstream_error_response
