@@ -1,22 +1,109 @@
-"""Where copilot-hybrid reads and writes its files.
+"""Settings: every environment variable, every shared default, and where files live.
 
-Every file the tool writes lives under one of two directories: the user
-config dir (config.toml) and the user data dir (GitHub token, verify records,
-mismatch logs, metrics). `COPILOT_HYBRID_HOME` relocates both to one folder,
-which the tests use to stay out of the real home directory.
+Precedence, lowest first: the defaults below < the config file
+(`config.toml` in the config dir) < environment variables < command-line
+flags. This module is the only one that reads `os.environ`; the CLI's
+options name their variables through the constants here.
+
+| variable                              | what it sets                                              |
+|---------------------------------------|-----------------------------------------------------------|
+| COPILOT_HYBRID_HOME                   | one folder for config and data (tests, portable installs) |
+| COPILOT_HYBRID_NATIVE=0               | kill switch: the Python references answer everywhere      |
+| COPILOT_HYBRID_NATIVE_LIB             | load the native library from this path                    |
+| COPILOT_HYBRID_FEATURE_<NAME>         | rollout mode of one feature (off, shadow, percent:N, on)  |
+| COPILOT_HYBRID_SHADOW_SAMPLE_RATE     | fraction of shadow calls that also run native             |
+| COPILOT_HYBRID_NO_METRICS=1           | no rollout counters are written                           |
+| COPILOT_HYBRID_ZIG                    | the zig executable for `build` (default: pinned ziglang)  |
+| COPILOT_HYBRID_OPTIMIZE               | optimize mode of the build hook (pip install)             |
+| COPILOT_HYBRID_REQUIRE_NATIVE=1       | the build hook fails instead of falling back to pure      |
+| COPILOT_HYBRID_CORPUS_DIR             | where the tokenizer's verify corpus is built and read     |
+| COPILOT_HYBRID_VSCODE_VERSION         | the editor-version sent upstream (no AUR lookup)          |
+| COPILOT_HYBRID_GITHUB_URL             | GitHub web base (`--github-url`)                          |
+| COPILOT_HYBRID_GITHUB_API_URL         | GitHub API base (`--github-api-url`)                      |
+| COPILOT_HYBRID_COPILOT_API_URL        | Copilot API base (`--copilot-api-url`)                    |
+| GH_TOKEN                              | the GitHub token (`--github-token`)                       |
+
+(The build hook, `hatch_build.py`, runs before the package is installed
+and reads its two variables itself; the names are the ones above.)
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Final
 
-APP_NAME = "copilot-hybrid"
-HOME_ENV = "COPILOT_HYBRID_HOME"
+APP_NAME: Final = "copilot-hybrid"
+
+HOME_ENV: Final = "COPILOT_HYBRID_HOME"
+KILL_SWITCH_ENV: Final = "COPILOT_HYBRID_NATIVE"
+NATIVE_LIBRARY_ENV: Final = "COPILOT_HYBRID_NATIVE_LIB"
+FEATURE_ENV_PREFIX: Final = "COPILOT_HYBRID_FEATURE_"
+SHADOW_SAMPLE_RATE_ENV: Final = "COPILOT_HYBRID_SHADOW_SAMPLE_RATE"
+NO_METRICS_ENV: Final = "COPILOT_HYBRID_NO_METRICS"
+ZIG_ENV: Final = "COPILOT_HYBRID_ZIG"
+OPTIMIZE_ENV: Final = "COPILOT_HYBRID_OPTIMIZE"
+REQUIRE_NATIVE_ENV: Final = "COPILOT_HYBRID_REQUIRE_NATIVE"
+CORPUS_DIR_ENV: Final = "COPILOT_HYBRID_CORPUS_DIR"
+VSCODE_VERSION_ENV: Final = "COPILOT_HYBRID_VSCODE_VERSION"
+GITHUB_URL_ENV: Final = "COPILOT_HYBRID_GITHUB_URL"
+GITHUB_API_URL_ENV: Final = "COPILOT_HYBRID_GITHUB_API_URL"
+COPILOT_API_URL_ENV: Final = "COPILOT_HYBRID_COPILOT_API_URL"
+GITHUB_TOKEN_ENV: Final = "GH_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+# ---- defaults shared by the CLI and the server ------------------------------------
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 4141
+DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
+DEFAULT_GITHUB_URL: Final = "https://github.com"
+DEFAULT_GITHUB_API_URL: Final = "https://api.github.com"
+
+
+# ---- the environment ----------------------------------------------------------------
+
+_FALSE_WORDS: Final = ("0", "false", "no", "off")
+
+
+def env(name: str) -> str | None:
+    """The stripped value of variable `name`; None when unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def env_flag(name: str) -> bool:
+    """Whether `name` is set to 1 (an opt-in switch such as NO_METRICS)."""
+    return env(name) == "1"
+
+
+def kill_switch_on() -> bool:
+    """COPILOT_HYBRID_NATIVE=0 (or false/no/off): no native code runs."""
+    value = env(KILL_SWITCH_ENV)
+    return value is not None and value.lower() in _FALSE_WORDS
+
+
+def feature_env_name(feature: str) -> str:
+    return FEATURE_ENV_PREFIX + feature.upper()
+
+
+def child_environment(*, drop: tuple[str, ...] = (), **extra: str) -> dict[str, str]:
+    """A copy of this process's environment for a subprocess."""
+    environment = {k: v for k, v in os.environ.items() if k not in drop}
+    environment.update(extra)
+    return environment
+
+
+def login_shell() -> str:
+    return os.environ.get("SHELL", "")
+
+
+# ---- files ---------------------------------------------------------------------------
 
 
 def _home_override() -> Path | None:
-    value = os.environ.get(HOME_ENV, "").strip()
+    value = env(HOME_ENV)
     return Path(value).expanduser() if value else None
 
 
@@ -44,6 +131,31 @@ def config_file() -> Path:
 
 def github_token_path() -> Path:
     return data_dir() / "github_token"
+
+
+@dataclass
+class ConfigFile:
+    """config.toml as read: its tables, or the reason it could not be read.
+    Reading never raises; a broken file is reported and ignored."""
+
+    path: Path
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def table(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+
+def read_config_file(path: Path | None = None) -> ConfigFile:
+    path = path or config_file()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ConfigFile(path)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return ConfigFile(path, error=f"ignoring {path}: {exc}")
+    return ConfigFile(path, data)
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -6,14 +6,15 @@ from typing import Annotated
 
 import typer
 
-from copilot_hybrid.github.constants import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL
+from copilot_hybrid import config
+from copilot_hybrid.config import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL
 
 __all__ = ["DEFAULT_GITHUB_API_URL", "DEFAULT_GITHUB_URL", "GitHubApiUrl", "GitHubUrl"]
 
 GitHubUrl = Annotated[
-    str, typer.Option("--github-url", envvar="COPILOT_HYBRID_GITHUB_URL", show_envvar=True, help="GitHub web base.")
+    str, typer.Option("--github-url", envvar=config.GITHUB_URL_ENV, show_envvar=True, help="GitHub web base.")
 ]
 GitHubApiUrl = Annotated[
     str,
-    typer.Option("--github-api-url", envvar="COPILOT_HYBRID_GITHUB_API_URL", show_envvar=True, help="GitHub API base."),
+    typer.Option("--github-api-url", envvar=config.GITHUB_API_URL_ENV, show_envvar=True, help="GitHub API base."),
 ]

@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from copilot_hybrid import config
 from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
 
 if TYPE_CHECKING:
     from copilot_hybrid.server.runtime import Runtime
     from copilot_hybrid.server.settings import ServerSettings
-
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 def register(app: typer.Typer) -> None:
@@ -25,10 +24,12 @@ def register(app: typer.Typer) -> None:
 
 
 def serve_command(
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 4141,
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")
+    ] = config.DEFAULT_PORT,
     host: Annotated[
         str, typer.Option("--host", help="Address to bind; anything but loopback exposes your Copilot to the network.")
-    ] = "127.0.0.1",
+    ] = config.DEFAULT_HOST,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     account_type: Annotated[
         str,
@@ -52,7 +53,7 @@ def serve_command(
         typer.Option(
             "--github-token",
             "-g",
-            envvar="GH_TOKEN",
+            envvar=config.GITHUB_TOKEN_ENV,
             show_envvar=True,
             help="Use this GitHub token (skips the token file and the device flow).",
         ),
@@ -72,14 +73,14 @@ def serve_command(
         str | None,
         typer.Option(
             "--copilot-api-url",
-            envvar="COPILOT_HYBRID_COPILOT_API_URL",
+            envvar=config.COPILOT_API_URL_ENV,
             show_envvar=True,
             help="Copilot API base; wins over the token's endpoints.api and --account-type.",
         ),
     ] = None,
     max_body_bytes: Annotated[
         int, typer.Option("--max-body-bytes", min=1, help="Largest request body accepted (413 above).")
-    ] = DEFAULT_MAX_BODY_BYTES,
+    ] = config.DEFAULT_MAX_BODY_BYTES,
     emulator: Annotated[
         bool,
         typer.Option("--emulator", help="Offline demo: start the built-in GitHub/Copilot emulator and proxy to it."),
@@ -192,7 +193,7 @@ def claude_code_setup(runtime: Runtime) -> None:
     main = _pick(ids, "Model to use with Claude Code")
     small = _pick(ids, "Small, fast model to use with Claude Code")
     script = claude_code_command(
-        runtime.settings.base_url, main, small, shell=os.environ.get("SHELL", ""), windows=os.name == "nt"
+        runtime.settings.base_url, main, small, shell=config.login_shell(), windows=os.name == "nt"
     )
     if copy_to_clipboard(script):
         typer.echo("Copied the Claude Code command to the clipboard:", err=True)

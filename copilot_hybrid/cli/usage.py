@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from copilot_hybrid import config
 from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
 
 
@@ -16,7 +17,9 @@ def register(app: typer.Typer) -> None:
 def check_usage_command(
     github_token: Annotated[
         str | None,
-        typer.Option("--github-token", "-g", envvar="GH_TOKEN", show_envvar=True, help="Use this GitHub token."),
+        typer.Option(
+            "--github-token", "-g", envvar=config.GITHUB_TOKEN_ENV, show_envvar=True, help="Use this GitHub token."
+        ),
     ] = None,
     github_url: GitHubUrl = DEFAULT_GITHUB_URL,
     github_api_url: GitHubApiUrl = DEFAULT_GITHUB_API_URL,

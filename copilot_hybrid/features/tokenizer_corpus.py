@@ -39,10 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from copilot_hybrid import config
+
 BUILDER_VERSION = 1
 DOC_CAP = 64 * 1024
 MIN_BYTES = 5_000_000
-CORPUS_ENV = "COPILOT_HYBRID_CORPUS_DIR"
 DOCUMENTS = "documents.jsonl"
 META = "meta.json"
 
@@ -76,14 +77,12 @@ class Corpus:
 def corpus_dir() -> Path:
     """$COPILOT_HYBRID_CORPUS_DIR, else build/corpus in a source checkout,
     else `corpus` in the data dir."""
-    override = os.environ.get(CORPUS_ENV, "").strip()
+    override = config.env(config.CORPUS_DIR_ENV)
     if override:
         return Path(override).expanduser()
     checkout = PACKAGE_DIR.parent
     if (checkout / "pyproject.toml").is_file() and os.access(checkout, os.W_OK):
         return checkout / "build" / "corpus"
-    from copilot_hybrid import config
-
     return config.data_dir() / "corpus"
 
 

@@ -19,17 +19,10 @@ INTEGRATION_ID = "vscode-chat"
 OPENAI_INTENT = "conversation-panel"
 USER_AGENT_LIBRARY = "electron-fetch"
 
-DEFAULT_GITHUB_URL = "https://github.com"
-DEFAULT_GITHUB_API_URL = "https://api.github.com"
 INDIVIDUAL_COPILOT_API_URL = "https://api.githubcopilot.com"
 
 VSCODE_VERSION_FALLBACK = "1.104.3"
 VSCODE_VERSION_URL = "https://aur.archlinux.org/cgit/aur.git/plain/PKGBUILD?h=visual-studio-code-bin"
-VSCODE_VERSION_ENV = "COPILOT_HYBRID_VSCODE_VERSION"
-
-GITHUB_URL_ENV = "COPILOT_HYBRID_GITHUB_URL"
-GITHUB_API_URL_ENV = "COPILOT_HYBRID_GITHUB_API_URL"
-COPILOT_API_URL_ENV = "COPILOT_HYBRID_COPILOT_API_URL"
 
 
 def copilot_base_for_account(account_type: str) -> str:

@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from copilot_hybrid.config import DEFAULT_GITHUB_API_URL
 from copilot_hybrid.errors import CopilotTokenError, UpstreamError
-from copilot_hybrid.github.constants import DEFAULT_GITHUB_API_URL, github_headers
+from copilot_hybrid.github.constants import github_headers
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ env var pins it (tests, offline use).
 from __future__ import annotations
 
 import logging
-import os
 import re
 
 import httpx
 
-from copilot_hybrid.github.constants import VSCODE_VERSION_ENV, VSCODE_VERSION_FALLBACK, VSCODE_VERSION_URL
+from copilot_hybrid import config
+from copilot_hybrid.github.constants import VSCODE_VERSION_FALLBACK, VSCODE_VERSION_URL
 
 log = logging.getLogger(__name__)
 _PKGVER = re.compile(r"pkgver=([0-9.]+)")
@@ -21,8 +21,7 @@ TIMEOUT_SECONDS = 2.0
 
 
 def pinned_vscode_version() -> str | None:
-    value = os.environ.get(VSCODE_VERSION_ENV, "").strip()
-    return value or None
+    return config.env(config.VSCODE_VERSION_ENV)
 
 
 async def fetch_vscode_version(http: httpx.AsyncClient, *, timeout: float = TIMEOUT_SECONDS) -> str:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from copilot_hybrid import config
 from copilot_hybrid.errors import BuildError
 
 ABI_VERSION = 1
@@ -86,13 +87,10 @@ def library_filename(target: str | None = None) -> str:
     return "libcopilot_core.so"
 
 
-ZIG_ENV = "COPILOT_HYBRID_ZIG"
-
-
 def zig_command() -> list[str]:
     """How to run Zig: $COPILOT_HYBRID_ZIG (a zig executable) if set, else
     the pinned ziglang package of this interpreter."""
-    override = os.environ.get(ZIG_ENV, "").strip()
+    override = config.env(config.ZIG_ENV)
     if override:
         return [override]
     return [sys.executable, "-m", "ziglang"]
@@ -226,9 +224,8 @@ def check_library(library: Path) -> str:
     """
     if not library.is_file():
         raise BuildError(f"cannot load {library}: no such file")
-    env = dict(os.environ)
+    env = config.child_environment(drop=(config.KILL_SWITCH_ENV,))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
-    env.pop("COPILOT_HYBRID_NATIVE", None)
     try:
         done = subprocess.run(
             [sys.executable, "-m", "copilot_hybrid.native.smoke", str(library)],

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from copilot_hybrid import __version__
+from copilot_hybrid import __version__, config
 from copilot_hybrid.native import build as _build
 
-KILL_SWITCH_ENV = "COPILOT_HYBRID_NATIVE"
-LIBRARY_ENV = "COPILOT_HYBRID_NATIVE_LIB"
 STATUSES = ("ok", "disabled", "missing", "stale", "abi_mismatch", "load_error")
 HANDSHAKE = ("ch_abi_version", "ch_source_digest", "ch_package_version", "ch_last_error")
 
@@ -72,12 +69,8 @@ class NativeLibrary:
         return message.decode("utf-8", "replace")
 
 
-def kill_switch_on() -> bool:
-    return os.environ.get(KILL_SWITCH_ENV, "").strip().lower() in ("0", "false", "no", "off")
-
-
 def default_library_path() -> Path:
-    override = os.environ.get(LIBRARY_ENV, "").strip()
+    override = config.env(config.NATIVE_LIBRARY_ENV)
     if override:
         return Path(override).expanduser()
     return _build.DEFAULT_OUTPUT_DIR / _build.library_filename()
@@ -204,8 +197,8 @@ def load(*, refresh: bool = False) -> NativeLibrary:
         return _cached
     with _lock:
         if _cached is None or refresh:
-            if kill_switch_on():
-                _cached = NativeLibrary("disabled", f"{KILL_SWITCH_ENV}=0: the native core is switched off")
+            if config.kill_switch_on():
+                _cached = NativeLibrary("disabled", f"{config.KILL_SWITCH_ENV}=0: the native core is switched off")
             else:
                 try:
                     _cached = open_library(default_library_path())

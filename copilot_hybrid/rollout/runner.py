@@ -18,13 +18,13 @@ Deciding never raises: any failure in the machinery falls back to off.
 from __future__ import annotations
 
 import atexit
-import os
 import random
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from copilot_hybrid import config
 from copilot_hybrid.native.loader import load
 from copilot_hybrid.rollout import records, settings
 from copilot_hybrid.rollout.modes import OFF, Mode, in_percent
@@ -273,7 +273,7 @@ def flush() -> None:
 
 
 def _maybe_flush() -> None:
-    if time.monotonic() - _last_flush >= FLUSH_INTERVAL_SECONDS and os.environ.get("COPILOT_HYBRID_NO_METRICS") != "1":
+    if time.monotonic() - _last_flush >= FLUSH_INTERVAL_SECONDS and not config.env_flag(config.NO_METRICS_ENV):
         flush()
 
 

@@ -15,17 +15,12 @@ warning in the decision's reason and the next layer down is used.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from copilot_hybrid import config
 from copilot_hybrid.rollout.modes import Mode, parse_mode
-
-FEATURE_ENV_PREFIX = "COPILOT_HYBRID_FEATURE_"
-SAMPLE_ENV = "COPILOT_HYBRID_SHADOW_SAMPLE_RATE"
 
 
 @dataclass(frozen=True)
@@ -43,22 +38,14 @@ class FileSettings:
 
 
 def read_file(path: Path | None = None) -> FileSettings:
-    path = path or config.config_file()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return FileSettings()
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return FileSettings(error=f"ignoring {path}: {exc}")
+    file = config.read_config_file(path)
+    if file.error:
+        return FileSettings(error=file.error)
     settings = FileSettings()
-    features = data.get("features", {})
-    if isinstance(features, dict):
-        settings.features = {str(k): str(v) for k, v in features.items()}
-    rollout = data.get("rollout", {})
-    if isinstance(rollout, dict):
-        rate = rollout.get("shadow_sample_rate")
-        if isinstance(rate, (int, float)) and not isinstance(rate, bool):
-            settings.shadow_sample_rate = float(rate)
+    settings.features = {str(k): str(v) for k, v in file.table("features").items()}
+    rate = file.table("rollout").get("shadow_sample_rate")
+    if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+        settings.shadow_sample_rate = float(rate)
     return settings
 
 
@@ -89,8 +76,8 @@ def configured_mode(feature: str, default: Mode, file: FileSettings | None = Non
             mode, source = parse_mode(file.features[feature]), "config"
         except ValueError as exc:
             warnings.append(f"config file: {exc}")
-    env_name = FEATURE_ENV_PREFIX + feature.upper()
-    env_value = os.environ.get(env_name)
+    env_name = config.feature_env_name(feature)
+    env_value = config.env(env_name)
     if env_value:
         try:
             mode, source = parse_mode(env_value), "env"
@@ -100,7 +87,7 @@ def configured_mode(feature: str, default: Mode, file: FileSettings | None = Non
 
 
 def shadow_sample_rate(file: FileSettings | None = None) -> float:
-    env_value = os.environ.get(SAMPLE_ENV)
+    env_value = config.env(config.SHADOW_SAMPLE_RATE_ENV)
     value: Any = None
     if env_value:
         try:

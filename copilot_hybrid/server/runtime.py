@@ -155,7 +155,7 @@ def _warm_tokenizer_in_background() -> None:
 
             for name in ("o200k_base", "cl100k_base"):
                 get_encoding(name).count("warm up")
-        except Exception:
+        except Exception:  # noqa: BLE001 - warming is an optimisation; count_tokens reports real errors
             log.debug("Tokenizer warm-up failed", exc_info=True)
 
     threading.Thread(target=warm, name="tokenizer-warmup", daemon=True).start()

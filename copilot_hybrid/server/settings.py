@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from copilot_hybrid.github.constants import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL
-
-DEFAULT_PORT = 4141
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+from copilot_hybrid.config import (
+    DEFAULT_GITHUB_API_URL,
+    DEFAULT_GITHUB_URL,
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PORT,
+)
 
 
 @dataclass
