@@ -24,7 +24,7 @@ def auth_command(
     import logging
 
     from copilot_hybrid.errors import CopilotHybridError
-    from copilot_hybrid.github.redact import setup_logging
+    from copilot_hybrid.logs import setup_logging
 
     setup_logging(verbose)
     log = logging.getLogger("copilot_hybrid.auth")

@@ -114,7 +114,7 @@ def run_server(settings: ServerSettings, *, emulator: bool = False) -> int:
     import asyncio
     import logging
 
-    from copilot_hybrid.github.redact import setup_logging
+    from copilot_hybrid.logs import setup_logging
 
     setup_logging(settings.verbose)
     log = logging.getLogger("copilot_hybrid.server")

@@ -31,7 +31,7 @@ def check_usage_command(
     import logging
 
     from copilot_hybrid.errors import CopilotHybridError
-    from copilot_hybrid.github.redact import setup_logging
+    from copilot_hybrid.logs import setup_logging
 
     setup_logging(False)
     log = logging.getLogger("copilot_hybrid.usage")

@@ -12,11 +12,21 @@ from typing import Any
 import httpx
 
 from copilot_hybrid.copilot.headers import copilot_headers
+from copilot_hybrid.copilot.token import CopilotToken, CopilotTokenManager
 from copilot_hybrid.errors import UpstreamError, UpstreamUnavailable
-from copilot_hybrid.github.constants import copilot_base_for_account
-from copilot_hybrid.github.copilot_token import CopilotToken, CopilotTokenManager
 
 log = logging.getLogger(__name__)
+
+
+INDIVIDUAL_COPILOT_API_URL = "https://api.githubcopilot.com"
+
+
+def copilot_base_for_account(account_type: str) -> str:
+    """copilot-api's rule: `individual` is the plain host, anything else a sub-host."""
+    kind = account_type.strip().lower() or "individual"
+    if kind == "individual":
+        return INDIVIDUAL_COPILOT_API_URL
+    return f"https://api.{kind}.githubcopilot.com"
 
 
 def make_http_client(*, proxy_env: bool = False) -> httpx.AsyncClient:

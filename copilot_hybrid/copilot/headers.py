@@ -1,4 +1,9 @@
-"""Headers for Copilot's API, and the two per-request decisions (vision, initiator)."""
+"""Who the proxy is to Copilot, and the headers that say so.
+
+The identity mimics the VS Code Copilot Chat extension, as copilot-api 0.7.0
+does; Copilot and GitHub's /copilot_internal/* endpoints check these
+headers. Also the two per-request decisions (vision, initiator).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,27 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from copilot_hybrid.github.constants import (
-    API_VERSION,
-    EDITOR_PLUGIN_VERSION,
-    INTEGRATION_ID,
-    OPENAI_INTENT,
-    USER_AGENT,
-    USER_AGENT_LIBRARY,
-)
+COPILOT_CHAT_VERSION = "0.26.7"
+EDITOR_PLUGIN_VERSION = f"copilot-chat/{COPILOT_CHAT_VERSION}"
+USER_AGENT = f"GitHubCopilotChat/{COPILOT_CHAT_VERSION}"
+API_VERSION = "2025-04-01"
+INTEGRATION_ID = "vscode-chat"
+OPENAI_INTENT = "conversation-panel"
+USER_AGENT_LIBRARY = "electron-fetch"
+
+
+def github_headers(github_token: str, vscode_version: str) -> dict[str, str]:
+    """The header set for GitHub's /copilot_internal/* endpoints."""
+    return {
+        "content-type": "application/json",
+        "accept": "application/json",
+        "authorization": f"token {github_token}",
+        "editor-version": f"vscode/{vscode_version}",
+        "editor-plugin-version": EDITOR_PLUGIN_VERSION,
+        "user-agent": USER_AGENT,
+        "x-github-api-version": API_VERSION,
+        "x-vscode-user-agent-library-version": USER_AGENT_LIBRARY,
+    }
 
 
 def copilot_headers(

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from copilot_hybrid.emulator.http import dumps
+from copilot_hybrid.jsonutil import dumps
 
 # ---------------------------------------------------------------------------
 # Reading requests

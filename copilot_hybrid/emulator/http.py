@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from copilot_hybrid.jsonutil import dumps
+
 
 class AbortConnection(Exception):
     """Raised by a streamed body to drop the connection mid-response.
@@ -60,11 +62,6 @@ class Response:
     length: int | None = None
     #: Seconds to wait before the first byte (`[[slow:MS]]`).
     delay: float = 0.0
-
-
-def dumps(value: Any) -> bytes:
-    # Compact, non-ASCII kept: what the real services send.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def json_response(status: int, value: Any, headers: Mapping[str, str] | None = None) -> Response:

@@ -21,11 +21,11 @@ from copilot_hybrid.emulator.http import (
     Request,
     Response,
     Waiter,
-    dumps,
     json_response,
 )
 from copilot_hybrid.emulator.models import EMBEDDING_DIMENSIONS, default_models
 from copilot_hybrid.emulator.state import EmulatorState, Fault, oauth_error
+from copilot_hybrid.jsonutil import dumps
 
 GITHUB_API_PREFIX = "/api"
 COPILOT_PREFIX = "/copilot"

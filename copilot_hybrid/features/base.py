@@ -77,7 +77,7 @@ class Feature(ABC, Generic[In, Out]):
 
     def redact(self, x: In) -> Any:
         """What the mismatch log may publish about `x` (secrets masked, size capped)."""
-        from copilot_hybrid.rollout.redact import redact_value
+        from copilot_hybrid.redact import redact_value
 
         return redact_value(self.case_to_json(x))
 

@@ -1,6 +1,7 @@
 """rate_limit: copilot-api's limiter (at most one request per interval),
 as a pure decision function of (state, now, interval) in both Python and
-Zig, so verify compares them exactly, plus the RateLimiter the server uses.
+Zig, so verify compares them exactly. The server's limiter, which keeps
+the state and calls this feature, is copilot_hybrid/server/rate_limiter.py.
 
 Differences from copilot-api 0.7.0 (its quirks, fixed on purpose):
 - waiters are queued: in wait mode each caller reserves the next free slot,
@@ -14,16 +15,12 @@ Differences from copilot-api 0.7.0 (its quirks, fixed on purpose):
 
 from __future__ import annotations
 
-import asyncio
-import math
 import random
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from copilot_hybrid.errors import NativeUnavailable, RateLimited
+from copilot_hybrid.errors import NativeUnavailable
 from copilot_hybrid.features.base import Case, Feature
 from copilot_hybrid.native.loader import load
 
@@ -143,42 +140,3 @@ class RateLimitFeature(Feature[LimiterInput, LimiterDecision]):
 
 
 FEATURE = RateLimitFeature()
-
-
-class RateLimiter:
-    """One limiter shared by the chat and messages routes.
-
-    `acquire()` returns when the request may go on, sleeping first in wait
-    mode, or raises RateLimited. The decision runs through the rollout layer
-    (feature `rate_limit`); the state update happens under a lock so that
-    concurrent requests each get their own slot.
-    """
-
-    def __init__(
-        self, interval_seconds: float | None, *, wait: bool, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.interval_ms = round((interval_seconds or 0) * 1000)
-        self.wait = wait
-        self._clock = clock
-        self._last_ms: int | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def enabled(self) -> bool:
-        return self.interval_ms > 0
-
-    def decide_now(self) -> LimiterDecision:
-        with self._lock:
-            now_ms = int(self._clock() * 1000)
-            decision = FEATURE(LimiterInput(self._last_ms, now_ms, self.interval_ms, self.wait), key="limiter")
-            self._last_ms = decision.new_last_ms
-            return decision
-
-    async def acquire(self) -> None:
-        if not self.enabled:
-            return
-        decision = self.decide_now()
-        if decision.action == REJECT:
-            raise RateLimited(max(1, math.ceil(decision.delay_ms / 1000)))
-        if decision.action == WAIT:
-            await asyncio.sleep(decision.delay_ms / 1000)

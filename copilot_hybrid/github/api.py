@@ -6,8 +6,9 @@ from typing import Any
 
 import httpx
 
+from copilot_hybrid.copilot.headers import github_headers
 from copilot_hybrid.errors import UpstreamError, UpstreamUnavailable
-from copilot_hybrid.github.constants import JSON_HEADERS, github_headers
+from copilot_hybrid.github.constants import JSON_HEADERS
 
 
 async def get_json(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> Any:

@@ -12,8 +12,8 @@ import httpx
 from copilot_hybrid.errors import AuthError, UpstreamError
 from copilot_hybrid.github.api import get_user
 from copilot_hybrid.github.device_flow import DeviceCode, device_flow
-from copilot_hybrid.github.redact import register_secret
 from copilot_hybrid.github.token_store import read_github_token, write_github_token
+from copilot_hybrid.redact import register_secret
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,12 @@ import re
 import httpx
 
 from copilot_hybrid import config
-from copilot_hybrid.github.constants import VSCODE_VERSION_FALLBACK, VSCODE_VERSION_URL
 
 log = logging.getLogger(__name__)
 _PKGVER = re.compile(r"pkgver=([0-9.]+)")
 TIMEOUT_SECONDS = 2.0
+VSCODE_VERSION_FALLBACK = "1.104.3"
+VSCODE_VERSION_URL = "https://aur.archlinux.org/cgit/aur.git/plain/PKGBUILD?h=visual-studio-code-bin"
 
 
 def pinned_vscode_version() -> str | None:

@@ -83,3 +83,16 @@ def read_counters(feature: str) -> dict[str, int]:
     if not isinstance(data, dict):
         return {}
     return {k: int(v) for k, v in data.items() if isinstance(v, int) and k != "updated_at"}
+
+
+def describe_outcome(value: Any, error: BaseException | None, limit: int) -> str:
+    """A capped description of one side's result (or exception) for logs and case files."""
+    if error is not None:
+        text = f"raised {type(error).__name__}: {error}"
+    elif isinstance(value, (list, tuple)) and len(value) > 200:
+        # repr of a long list (token ids) would cost more than the comparison.
+        head = repr(value[:200])
+        text = f"{head[:-1]}, ... ({len(value)} items){head[-1]}"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"

@@ -28,7 +28,7 @@ from copilot_hybrid import config
 from copilot_hybrid.native.loader import load
 from copilot_hybrid.rollout import records, settings
 from copilot_hybrid.rollout.modes import OFF, Mode, in_percent
-from copilot_hybrid.rollout.redact import describe_outcome
+from copilot_hybrid.rollout.records import describe_outcome
 
 if TYPE_CHECKING:
     from copilot_hybrid.features.base import Feature

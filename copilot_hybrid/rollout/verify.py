@@ -17,7 +17,7 @@ from typing import Any
 from copilot_hybrid.features.base import Feature
 from copilot_hybrid.native.loader import load
 from copilot_hybrid.rollout import records
-from copilot_hybrid.rollout.redact import describe_outcome
+from copilot_hybrid.rollout.records import describe_outcome
 
 CASE_TEXT_LIMIT = 2000
 

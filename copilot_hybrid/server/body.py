@@ -8,9 +8,8 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 
 from copilot_hybrid.errors import ApiError
-from copilot_hybrid.server.errors import dumps
 
-__all__ = ["dumps", "parse_object", "read_body", "require"]
+__all__ = ["parse_object", "read_body", "require"]
 
 # After the cap is hit, the rest of the body is read and dropped (up to this much)
 # so the client can read the 413 instead of seeing its upload cut off.

@@ -9,7 +9,6 @@ here upstream's message is parsed out and bad input is a 4xx.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from copilot_hybrid.errors import UpstreamError
+from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.translate.anthropic_response import ANTHROPIC_ERROR_TYPES, error_type_for_status
 
 log = logging.getLogger(__name__)
@@ -45,15 +45,6 @@ def openai_type(status: int) -> str:
     if status in _OPENAI_TYPES:
         return _OPENAI_TYPES[status]
     return "invalid_request_error" if 400 <= status < 500 else "api_error"
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON, non-ASCII kept; a lone surrogate (valid JSON escape, not UTF-8)
-    falls back to ASCII escapes instead of failing."""
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def json_response(value: Any, status: int = 200) -> Response:

@@ -18,7 +18,8 @@ from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import anthropic_initiator, has_vision
 from copilot_hybrid.copilot.models import tokenizer_name
 from copilot_hybrid.errors import ApiError, UpstreamError
-from copilot_hybrid.server.body import dumps, parse_object, read_body, require
+from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.server.body import parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.streams import SSE_HEADERS, iter_sse_data

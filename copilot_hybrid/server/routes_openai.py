@@ -15,7 +15,8 @@ from starlette.responses import Response, StreamingResponse
 from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import has_vision, initiator_for
 from copilot_hybrid.copilot.models import max_output_tokens, public_model
-from copilot_hybrid.server.body import dumps, parse_object, read_body, require
+from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.server.body import parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.streams import SSE_HEADERS, event_boundary, openai_stream_error

@@ -14,16 +14,15 @@ import httpx
 
 from copilot_hybrid.copilot.client import CopilotClient, make_http_client
 from copilot_hybrid.copilot.models import ModelsCache
+from copilot_hybrid.copilot.token import CopilotToken, CopilotTokenManager
 from copilot_hybrid.errors import ApiError
-from copilot_hybrid.github.constants import VSCODE_VERSION_FALLBACK
-from copilot_hybrid.github.copilot_token import CopilotToken, CopilotTokenManager
 from copilot_hybrid.github.login import GitHubLogin, setup_github_token
-from copilot_hybrid.github.redact import register_secret
-from copilot_hybrid.github.vscode import fetch_vscode_version, pinned_vscode_version
+from copilot_hybrid.github.vscode import VSCODE_VERSION_FALLBACK, fetch_vscode_version, pinned_vscode_version
+from copilot_hybrid.redact import register_secret
 from copilot_hybrid.server.settings import ServerSettings
 
 if TYPE_CHECKING:
-    from copilot_hybrid.features.rate_limit import RateLimiter
+    from copilot_hybrid.server.rate_limiter import RateLimiter
 
 log = logging.getLogger("copilot_hybrid.server")
 
@@ -42,7 +41,7 @@ def terminal_approver(summary: str) -> bool:
 
 class Runtime:
     def __init__(self, settings: ServerSettings) -> None:
-        from copilot_hybrid.features.rate_limit import RateLimiter
+        from copilot_hybrid.server.rate_limiter import RateLimiter
 
         self.settings = settings
         self.limiter: RateLimiter = RateLimiter(settings.rate_limit_seconds, wait=settings.rate_limit_wait)

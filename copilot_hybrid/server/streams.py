@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from copilot_hybrid.server.body import dumps
+from copilot_hybrid.jsonutil import dumps
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 

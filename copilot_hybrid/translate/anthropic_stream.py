@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from copilot_hybrid.jsonutil import dumps
+
 from .anthropic_response import (
     anthropic_error,
     anthropic_usage,
@@ -26,14 +28,8 @@ __all__ = ["AnthropicStreamTranslator", "completion_as_chunk", "format_sse"]
 
 def format_sse(event: dict[str, Any]) -> bytes:
     """`event: <type>\\ndata: <compact json>\\n\\n` as UTF-8."""
-    try:
-        data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-        body = f"event: {event.get('type', 'message')}\ndata: {data}\n\n".encode()
-    except UnicodeEncodeError:
-        # A lone surrogate cannot be UTF-8; ASCII escapes keep the JSON valid.
-        data = json.dumps(event, ensure_ascii=True, separators=(",", ":"))
-        body = f"event: {event.get('type', 'message')}\ndata: {data}\n\n".encode()
-    return body
+    kind = str(event.get("type", "message")).encode("utf-8", "replace")
+    return b"event: " + kind + b"\ndata: " + dumps(event) + b"\n\n"
 
 
 @dataclass

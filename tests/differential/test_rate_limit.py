@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from copilot_hybrid.errors import RateLimited
 from copilot_hybrid.features.rate_limit import (
     ALLOW,
     FEATURE,
@@ -14,10 +15,9 @@ from copilot_hybrid.features.rate_limit import (
     REJECT,
     WAIT,
     LimiterInput,
-    RateLimited,
-    RateLimiter,
 )
 from copilot_hybrid.rollout.verify import verify_feature
+from copilot_hybrid.server.rate_limiter import RateLimiter
 from tests.conftest import native_or_skip
 
 

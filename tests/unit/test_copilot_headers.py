@@ -6,8 +6,14 @@ import uuid
 
 import pytest
 
-from copilot_hybrid.copilot.headers import anthropic_initiator, copilot_headers, has_vision, initiator_for
-from copilot_hybrid.github.constants import copilot_base_for_account, github_headers
+from copilot_hybrid.copilot.client import copilot_base_for_account
+from copilot_hybrid.copilot.headers import (
+    anthropic_initiator,
+    copilot_headers,
+    github_headers,
+    has_vision,
+    initiator_for,
+)
 
 
 def test_copilot_header_set() -> None:

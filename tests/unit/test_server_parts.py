@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from copilot_hybrid.errors import UpstreamError, upstream_message
-from copilot_hybrid.github.redact import RedactingFilter, redact, register_secret
+from copilot_hybrid.logs import RedactingFilter
+from copilot_hybrid.redact import redact, register_secret
 from copilot_hybrid.server.claude_code import claude_code_command
 from copilot_hybrid.server.errors import error_response, upstream_error_response
 from copilot_hybrid.server.routes_openai import with_default_max_tokens

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from copilot_hybrid.copilot.token import CopilotTokenManager, parse_token_response
 from copilot_hybrid.errors import CopilotTokenError
-from copilot_hybrid.github.copilot_token import CopilotTokenManager, parse_token_response
 
 pytestmark = pytest.mark.timeout(20)
 

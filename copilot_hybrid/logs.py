@@ -1,44 +1,12 @@
-"""Keeps GitHub and Copilot tokens out of logs.
-
-A logging filter on the output handler masks (1) every secret registered at
-runtime (the exact GitHub and Copilot tokens in use) and (2) anything shaped
-like one. A record carrying `show_secret=True` (the `--show-token` output) is
-left alone: that is the operator's explicit request.
-"""
+"""Logging for every command: one stderr handler whose filter masks secrets
+(`copilot_hybrid.redact`). A record carrying `show_secret=True` (the
+`--show-token` output) is left alone: that is the operator's explicit request."""
 
 from __future__ import annotations
 
 import logging
-import re
-import threading
 
-MASK = "[REDACTED]"
-_PATTERN = re.compile(
-    r"gh[pousr]_[A-Za-z0-9_]{8,}"
-    r"|github_pat_[A-Za-z0-9_]{8,}"
-    r"|(?i:bearer|token)\s+[A-Za-z0-9._~+/=:;-]{12,}"
-    # Copilot tokens: "tid=...;exp=...;...:<hex signature>"
-    r"|tid=[^\s\"',]+"
-)
-
-_lock = threading.Lock()
-_secrets: set[str] = set()
-
-
-def register_secret(value: str | None) -> None:
-    """Masks this exact value in every later log line."""
-    if value and len(value) >= 8:
-        with _lock:
-            _secrets.add(value)
-
-
-def redact(text: str) -> str:
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return _PATTERN.sub(MASK, text)
+from copilot_hybrid.redact import redact
 
 
 class RedactingFilter(logging.Filter):

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from copilot_hybrid.config import DEFAULT_GITHUB_API_URL
+from copilot_hybrid.copilot.headers import github_headers
 from copilot_hybrid.errors import CopilotTokenError, UpstreamError
-from copilot_hybrid.github.constants import github_headers
 
 log = logging.getLogger(__name__)
 
