@@ -29,11 +29,18 @@ and reads its two variables itself; the names are the ones above.)
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+from copilot_hybrid.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 APP_NAME: Final = "copilot-hybrid"
 
@@ -99,6 +106,7 @@ def login_shell() -> str:
     return os.environ.get("SHELL", "")
 
 
+
 # ---- files ---------------------------------------------------------------------------
 
 
@@ -159,25 +167,68 @@ def read_config_file(path: Path | None = None) -> ConfigFile:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Creates `path` (and parents) readable only by the user; returns it."""
+    """Creates `path` (and parents) readable only by the user; returns it.
+
+    An existing folder that others may enter is tightened to 0700 (with a
+    warning), because the token file and the rollout records live there. Refused
+    with a ConfigError instead: a folder of another user (they could swap our
+    files), a shared sticky one such as /tmp (tightening it would break everyone
+    else), and one whose mode cannot be changed. Windows has no such modes.
+    """
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "nt":
+        return path
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    advice = f"point {HOME_ENV} at a folder of your own"
+    if info.st_uid != os.getuid():
+        raise ConfigError(f"{path} belongs to another user (uid {info.st_uid}), so it cannot hold secrets; {advice}")
+    if not mode & 0o077:
+        return path
+    if mode & stat.S_ISVTX:
+        raise ConfigError(f"{path} is a shared folder (mode {mode:04o}), so it cannot hold secrets; {advice}")
+    try:
+        os.chmod(path, 0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"{path} is open to other users (mode {mode:04o}) and could not be made private ({exc}); "
+            f"run chmod 700 {path} or {advice}"
+        ) from exc
+    log.warning("Made %s private (mode %04o -> 0700): it holds secrets", path, mode)
     return path
 
 
 def write_private_file(path: Path, content: str) -> None:
-    """Writes `content` to `path` with mode 0600, atomically.
+    """Writes `content` to `path` with mode 0600, atomically and durably.
 
-    The temporary file is created 0600 before anything is written, so the
-    secret is never readable by others, not even for a moment.
+    mkstemp creates a fresh file with a random name in the same folder, with
+    O_CREAT | O_EXCL | O_NOFOLLOW and mode 0600 before anything is written: no
+    planted symlink is followed and the secret is never readable by others, not
+    even for a moment. The file is fsynced, renamed over `path` (a symlink at
+    `path` is replaced, not followed) and the folder fsynced, so a crash leaves
+    either the old file or the new one.
     """
-    ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    folder = ensure_private_dir(path.parent)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
-        os.chmod(tmp, 0o600)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Makes a rename in `folder` durable (POSIX; Windows cannot open a folder)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

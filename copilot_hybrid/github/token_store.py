@@ -1,4 +1,7 @@
-"""The GitHub token file: mode 0600, under the data dir (COPILOT_HYBRID_HOME relocates it)."""
+"""The GitHub token file: mode 0600, under the data dir (COPILOT_HYBRID_HOME relocates it).
+
+Written by `config.write_private_file` (random temp name, O_EXCL | O_NOFOLLOW,
+fsync, rename) into a folder `config.ensure_private_dir` keeps private."""
 
 from __future__ import annotations
 
