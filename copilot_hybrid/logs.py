@@ -1,28 +1,86 @@
 """Logging for every command: one stderr handler whose filter masks secrets
-(`copilot_hybrid.redact`). A record carrying `show_secret=True` (the
-`--show-token` output) is left alone: that is the operator's explicit request."""
+(`copilot_hybrid.redact`) and escapes control characters. A record carrying
+`show_secret=True` (the `--show-token` output) is not masked: that is the
+operator's explicit request."""
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 
 from copilot_hybrid.redact import redact
 
+#: C0 controls, DEL, C1 controls and Unicode's line/paragraph separators: what
+#: could end a log line early, rewrite it (\r, ANSI ESC sequences) or hide it.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def escape_control(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` with every control character written as an escape (`\\n`, `\\x1b`)."""
+    return (_CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL).sub(_escape_one, text)
+
+
+class _Escaped:
+    """A log argument whose str() and repr() come out escaped, so %s and %r both work."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return escape_control(str(self.value))
+
+    def __repr__(self) -> str:
+        return escape_control(repr(self.value))
+
+
+def _escaped(value: object) -> object:
+    # Numbers stay themselves for %d / %.1f; they cannot carry a control character.
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return _Escaped(value)
+
 
 class RedactingFilter(logging.Filter):
-    """Attach to handlers: it sees records from every logger, uvicorn's included."""
+    """Attach to handlers: it sees records from every logger, uvicorn's included.
+
+    A message's format string is the program's own structure and is kept as is;
+    everything substituted into it (the model a client named, a path, an
+    exception's text) has its control characters escaped, so no client string
+    can forge a line. A message logged without arguments (an f-string) is
+    escaped whole. Tracebacks keep their line breaks and lose the rest."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "show_secret", False):
-            return True
+        if getattr(record, "_copilot_hybrid_clean", False):
+            return True  # a second handler with this filter: the record is final already
+        record._copilot_hybrid_clean = True
+        args = record.args
+        if isinstance(args, Mapping):
+            record.args = {key: _escaped(value) for key, value in args.items()}
+        elif args:
+            record.args = tuple(_escaped(value) for value in args)
+        else:
+            record.msg = escape_control(str(record.msg))
         message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message or record.args:
-            record.msg, record.args = cleaned, None
+        show_secret = getattr(record, "show_secret", False)
+        record.msg, record.args = (message if show_secret else redact(message)), None
         if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            text = escape_control(record.exc_text, keep_newlines=True)
+            record.exc_text = text if show_secret else redact(text)
         return True
 
 

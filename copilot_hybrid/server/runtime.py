@@ -112,7 +112,7 @@ class Runtime:
         log.info("Copilot API: %s", self._copilot.base_url())
         self._models = ModelsCache(self._copilot)
         models = await self._models.load()
-        log.info("Available models:\n%s", "\n".join(f"- {m['id']}" for m in models))
+        log.info("Available models: %s", ", ".join(str(m["id"]) for m in models))
         tokens.start_background()
         _warm_tokenizer_in_background()
         self.started = True
