@@ -22,6 +22,7 @@ options name their variables through the constants here.
 | COPILOT_HYBRID_GITHUB_API_URL         | GitHub API base (`--github-api-url`)                      |
 | COPILOT_HYBRID_COPILOT_API_URL        | Copilot API base (`--copilot-api-url`)                    |
 | GH_TOKEN                              | the GitHub token (`--github-token`)                       |
+| COPILOT_HYBRID_API_KEYS               | client API keys, comma-separated (`--api-key` wins)       |
 
 (The build hook, `hatch_build.py`, runs before the package is installed
 and reads its two variables itself; the names are the ones above.)
@@ -59,6 +60,7 @@ GITHUB_URL_ENV: Final = "COPILOT_HYBRID_GITHUB_URL"
 GITHUB_API_URL_ENV: Final = "COPILOT_HYBRID_GITHUB_API_URL"
 COPILOT_API_URL_ENV: Final = "COPILOT_HYBRID_COPILOT_API_URL"
 GITHUB_TOKEN_ENV: Final = "GH_TOKEN"  # noqa: S105 - a variable name, not a secret
+API_KEYS_ENV: Final = "COPILOT_HYBRID_API_KEYS"
 
 # ---- defaults shared by the CLI and the server ------------------------------------
 
@@ -105,6 +107,11 @@ def child_environment(*, drop: tuple[str, ...] = (), **extra: str) -> dict[str, 
 def login_shell() -> str:
     return os.environ.get("SHELL", "")
 
+
+def api_keys_from_env() -> tuple[str, ...]:
+    """COPILOT_HYBRID_API_KEYS split on commas (blank entries dropped). Preferred over
+    --api-key: a process's environment is private to its user, its arguments are not."""
+    return tuple(key.strip() for key in (env(API_KEYS_ENV) or "").split(",") if key.strip())
 
 
 # ---- files ---------------------------------------------------------------------------

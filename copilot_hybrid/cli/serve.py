@@ -1,7 +1,10 @@
 """`copilot-hybrid serve` (alias `start`): run the proxy.
 
 Every option of copilot-api's `start`, plus --host, the upstream base URLs,
---max-body-bytes and --emulator. Heavy imports happen inside the command.
+--max-body-bytes, --emulator and the access options (--api-key, --allowed-host,
+--cors-origin). Heavy imports happen inside the command. copilot-api's start-up
+link to a third-party hosted usage viewer is gone: that page read /usage from
+the browser, which only wildcard CORS allowed.
 """
 
 from __future__ import annotations
@@ -85,6 +88,25 @@ def serve_command(
         bool,
         typer.Option("--emulator", help="Offline demo: start the built-in GitHub/Copilot emulator and proxy to it."),
     ] = False,
+    # ---- who may use the proxy (server/access.py) ----
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-key",
+            help=(
+                f"Client key (repeatable; replaces ${config.API_KEYS_ENV}, which other local users cannot read "
+                "in the process list). Required to bind beyond loopback."
+            ),
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-host", help="Also accept this Host name (repeatable; '*.example.com' too)."),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option("--cors-origin", help="Let this web origin call the proxy, with CORS headers (repeatable)."),
+    ] = None,
 ) -> None:
     """Start the proxy: OpenAI and Anthropic APIs backed by your Copilot subscription."""
     from copilot_hybrid.server.settings import ServerSettings
@@ -105,6 +127,9 @@ def serve_command(
         github_api_url=github_api_url,
         copilot_api_url=copilot_api_url or None,
         max_body_bytes=max_body_bytes,
+        api_keys=tuple(api_key or ()) or config.api_keys_from_env(),
+        allowed_hosts=tuple(allowed_host or ()),
+        cors_origins=tuple(cors_origin or ()),
     )
     raise typer.Exit(run_server(settings, emulator=emulator))
 
@@ -114,10 +139,17 @@ def run_server(settings: ServerSettings, *, emulator: bool = False) -> int:
     import asyncio
     import logging
 
+    from copilot_hybrid.errors import ConfigError
     from copilot_hybrid.logs import setup_logging
+    from copilot_hybrid.server.access import check_access_settings
 
     setup_logging(settings.verbose)
     log = logging.getLogger("copilot_hybrid.server")
+    try:
+        check_access_settings(settings)  # before anything starts or listens
+    except ConfigError as exc:
+        log.error("Startup failed: %s", exc)
+        return 1
     emu = None
     if emulator:
         from copilot_hybrid.emulator import Emulator
@@ -162,7 +194,6 @@ async def _serve(settings: ServerSettings) -> int:
         import asyncio
 
         await asyncio.to_thread(claude_code_setup, runtime)
-    log.info("🌐 Usage Viewer: https://ericc-ch.github.io/copilot-api?endpoint=%s/usage", settings.base_url)
     app = create_app(settings, runtime=runtime)
     config = uvicorn.Config(
         app,
@@ -192,8 +223,14 @@ def claude_code_setup(runtime: Runtime) -> None:
         typer.echo(f"  {number:>2}. {model_id}", err=True)
     main = _pick(ids, "Model to use with Claude Code")
     small = _pick(ids, "Small, fast model to use with Claude Code")
+    keys = runtime.settings.api_keys
     script = claude_code_command(
-        runtime.settings.base_url, main, small, shell=config.login_shell(), windows=os.name == "nt"
+        runtime.settings.base_url,
+        main,
+        small,
+        shell=config.login_shell(),
+        windows=os.name == "nt",
+        api_key=keys[0] if keys else None,
     )
     if copy_to_clipboard(script):
         typer.echo("Copied the Claude Code command to the clipboard:", err=True)

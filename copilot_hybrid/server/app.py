@@ -1,8 +1,9 @@
 """The FastAPI app factory: `create_app(settings)`.
 
 Only pure ASGI wrappers (no BaseHTTPMiddleware, which costs a task per request):
-path normalisation (trailing slash) and CORS. Every error becomes an answer in
-the caller's own format; nothing a client sends can stop the server.
+path normalisation (trailing slash), then who may call (`access`: Host and
+Origin checks, CORS for allowed origins only, client keys). Every error becomes
+an answer in the caller's own format; nothing a client sends can stop the server.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from copilot_hybrid.errors import ApiError, AuthError, RateLimited, UpstreamError, UpstreamUnavailable
-from copilot_hybrid.server import routes_admin, routes_anthropic, routes_openai
+from copilot_hybrid.server import access, routes_admin, routes_anthropic, routes_openai
 from copilot_hybrid.server.errors import error_response, request_path, upstream_error_response
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.settings import ServerSettings
@@ -75,13 +75,7 @@ def create_app(settings: ServerSettings, *, runtime: Runtime | None = None) -> F
     routes_anthropic.register(app, rt)
     routes_admin.register(app, rt)
     install_error_handlers(app)
-    # The usage viewer (a static page elsewhere) reads /usage from the browser, so CORS stays open as in copilot-api.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"],
-        allow_headers=["*"],
-    )
+    access.install(app, settings)  # Host, Origin and CORS, client keys
     app.add_middleware(TrailingSlash)
     return app
 

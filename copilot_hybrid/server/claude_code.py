@@ -7,10 +7,12 @@ import shutil
 import subprocess
 
 
-def claude_code_env(base_url: str, main: str, small: str) -> list[tuple[str, str]]:
+def claude_code_env(base_url: str, main: str, small: str, api_key: str | None = None) -> list[tuple[str, str]]:
+    """`api_key` goes in ANTHROPIC_AUTH_TOKEN (sent as `Authorization: Bearer`):
+    Claude Code uses it without asking, where ANTHROPIC_API_KEY needs a yes first."""
     return [
         ("ANTHROPIC_BASE_URL", base_url),
-        ("ANTHROPIC_AUTH_TOKEN", "dummy"),
+        ("ANTHROPIC_AUTH_TOKEN", api_key or "dummy"),
         ("ANTHROPIC_MODEL", main),
         ("ANTHROPIC_DEFAULT_SONNET_MODEL", main),
         ("ANTHROPIC_SMALL_FAST_MODEL", small),
@@ -20,9 +22,11 @@ def claude_code_env(base_url: str, main: str, small: str) -> list[tuple[str, str
     ]
 
 
-def claude_code_command(base_url: str, main: str, small: str, *, shell: str, windows: bool = False) -> str:
+def claude_code_command(
+    base_url: str, main: str, small: str, *, shell: str, windows: bool = False, api_key: str | None = None
+) -> str:
     """Values are quoted for the shell (copilot-api left them bare)."""
-    env = claude_code_env(base_url, main, small)
+    env = claude_code_env(base_url, main, small, api_key)
     if windows:
         # Without a reliable parent-shell probe, PowerShell syntax is the safe modern default.
         return "; ".join(f"$env:{k} = '{v}'" for k, v in env) + "; claude"

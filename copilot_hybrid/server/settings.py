@@ -39,8 +39,15 @@ class ServerSettings:
     offline: bool = False
     # --manual's question; None asks on the terminal. Tests pass a function.
     approver: Callable[[str], bool] | None = None
-    # Printed as the usage viewer's endpoint and Claude Code's ANTHROPIC_BASE_URL.
+    # Printed as Claude Code's ANTHROPIC_BASE_URL.
     public_url: str | None = None
+    # ---- who may use the proxy (server/access.py) ----
+    # Client keys (--api-key / COPILOT_HYBRID_API_KEYS); empty: no key needed (loopback only).
+    api_keys: tuple[str, ...] = ()
+    # Host names accepted besides loopback and the bound host (--allowed-host; "*.example.com" too).
+    allowed_hosts: tuple[str, ...] = ()
+    # Web origins that may call the proxy and get CORS headers (--cors-origin).
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:

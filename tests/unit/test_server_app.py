@@ -45,7 +45,7 @@ def call(settings: ServerSettings, method: str, path: str, **kwargs: Any) -> tup
         app = create_app(settings, runtime=runtime)
         try:
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
                 return await client.request(method, path, **kwargs), runtime
         finally:
             await runtime.aclose()
@@ -101,7 +101,7 @@ def test_upstream_unreachable_is_502(emulator: Emulator) -> None:
         runtime.copilot.base_override = "http://127.0.0.1:9"
         app = create_app(settings, runtime=runtime)
         try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://p") as client:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
                 return (
                     await client.post("/v1/chat/completions", json=CHAT),
                     await client.post("/v1/messages", json=MESSAGES),
@@ -123,7 +123,7 @@ def test_copilot_token_failure_is_a_clear_502(emulator: Emulator) -> None:
         emulator.fail("/api/copilot_internal/v2/token", 401, times=None)
         app = create_app(settings, runtime=runtime)
         try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://p") as client:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
                 return await client.post("/v1/messages", json=MESSAGES)
         finally:
             await runtime.aclose()
