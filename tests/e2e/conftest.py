@@ -27,10 +27,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Proxy:
-    """A running `copilot-hybrid serve` subprocess."""
+#: The client key of the `proxy` fixture's keyed run.
+API_KEY = "e2e-client-key-0123456789abcdef"
 
-    def __init__(self, emulator: Emulator, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
+
+class Proxy:
+    """A running `copilot-hybrid serve` subprocess; with `api_key`, started with
+    `--api-key` and `headers` carries the key for raw httpx calls."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        home: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        if api_key:
+            args = (*args, "--api-key", api_key)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = home
@@ -45,7 +61,14 @@ class Proxy:
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
-        for name in ("GH_TOKEN", "COPILOT_HYBRID_COPILOT_API_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        for name in (
+            "GH_TOKEN",
+            "COPILOT_HYBRID_COPILOT_API_URL",
+            "COPILOT_HYBRID_API_KEYS",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+        ):
             if env is None or name not in env:
                 self.env.pop(name, None)
         self.args = [sys.executable, "-m", "copilot_hybrid", "serve", "--port", str(self.port), *args]
@@ -98,9 +121,20 @@ def _fresh_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
         request.getfixturevalue("emulator").reset()
 
 
-@pytest.fixture(scope="session")
-def proxy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """The main proxy: logs in with the device flow (emulator approves), 1 MiB body cap."""
-    running = Proxy(emulator, tmp_path_factory.mktemp("home-main"), "--max-body-bytes", str(1024 * 1024))
+@pytest.fixture(scope="session", params=["no-key", "api-key"])
+def proxy(
+    request: pytest.FixtureRequest, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    """The main proxy: logs in with the device flow (emulator approves), 1 MiB body cap.
+    Every test that uses it runs twice: without client keys and with `--api-key`
+    (clients then send `proxy.api_key`; raw httpx calls pass `headers=proxy.headers`)."""
+    keyed = request.param == "api-key"
+    running = Proxy(
+        emulator,
+        tmp_path_factory.mktemp(f"home-main-{request.param}"),
+        "--max-body-bytes",
+        str(1024 * 1024),
+        api_key=API_KEY if keyed else None,
+    )
     yield running
     running.stop()

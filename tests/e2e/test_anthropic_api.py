@@ -25,7 +25,7 @@ TOOLS: list[dict[str, Any]] = [
 
 @pytest.fixture
 def client(proxy: Proxy) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=proxy.url, api_key="dummy", max_retries=0, timeout=30)
+    return anthropic.Anthropic(base_url=proxy.url, api_key=proxy.api_key or "dummy", max_retries=0, timeout=30)
 
 
 def test_messages_non_stream(client: anthropic.Anthropic, emulator: Emulator) -> None:
@@ -57,6 +57,7 @@ def test_thinking_reaches_copilot_as_its_budget(emulator: Emulator, proxy: Proxy
     for thinking, expected in (({"type": "adaptive"}, 7_999), ({"type": "enabled", "budget_tokens": 2_000}, 2_000)):
         response = httpx.post(
             f"{proxy.url}/v1/messages",
+            headers=proxy.headers,
             json={
                 "model": MODEL,
                 "max_tokens": 8_000,
@@ -156,6 +157,7 @@ def test_upstream_error_in_anthropic_format(client: anthropic.Anthropic, proxy: 
     # An error before the stream starts is a plain HTTP error, even for stream=true.
     response = httpx.post(
         proxy.url + "/v1/messages",
+        headers=proxy.headers,
         json={
             "model": MODEL,
             "max_tokens": 10,
@@ -175,7 +177,7 @@ def test_midstream_failure_sends_error_event(proxy: Proxy, client: anthropic.Ant
         "stream": True,
         "messages": [{"role": "user", "content": "tell me a long story [[fail-midstream]]"}],
     }
-    with httpx.stream("POST", proxy.url + "/v1/messages", json=body, timeout=30) as response:
+    with httpx.stream("POST", proxy.url + "/v1/messages", headers=proxy.headers, json=body, timeout=30) as response:
         assert response.status_code == 200
         raw = b"".join(response.iter_bytes()).decode()
     events = [line.split(": ", 1)[1] for line in raw.splitlines() if line.startswith("event: ")]
@@ -208,7 +210,7 @@ def _anthropic_error(response: httpx.Response) -> dict[str, Any]:
     ],
 )
 def test_bad_requests_are_400_in_anthropic_format(proxy: Proxy, path: str, body: bytes, needle: str) -> None:
-    response = httpx.post(proxy.url + path, content=body, timeout=10)
+    response = httpx.post(proxy.url + path, headers=proxy.headers, content=body, timeout=10)
     assert response.status_code == 400
     error = _anthropic_error(response)
     assert error["type"] == "invalid_request_error"
@@ -217,17 +219,17 @@ def test_bad_requests_are_400_in_anthropic_format(proxy: Proxy, path: str, body:
 
 def test_bad_content_blocks_are_400(proxy: Proxy) -> None:
     body = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "image"}]}]}
-    response = httpx.post(proxy.url + "/v1/messages", json=body, timeout=10)
+    response = httpx.post(proxy.url + "/v1/messages", headers=proxy.headers, json=body, timeout=10)
     assert response.status_code == 400
     assert _anthropic_error(response)["type"] == "invalid_request_error"
 
 
 def test_unknown_anthropic_route_and_oversized_body(proxy: Proxy) -> None:
-    response = httpx.post(proxy.url + "/v1/messages/batches", json={}, timeout=10)
+    response = httpx.post(proxy.url + "/v1/messages/batches", headers=proxy.headers, json={}, timeout=10)
     assert response.status_code == 404
     assert _anthropic_error(response)["type"] == "not_found_error"
     big = b'{"model":"x","max_tokens":1,"messages":[{"role":"user","content":"' + b"y" * (1024 * 1024) + b'"}]}'
-    response = httpx.post(proxy.url + "/v1/messages?beta=true", content=big, timeout=30)
+    response = httpx.post(proxy.url + "/v1/messages?beta=true", headers=proxy.headers, content=big, timeout=30)
     assert response.status_code == 413
     assert _anthropic_error(response)["type"] == "request_too_large"
 

@@ -63,7 +63,8 @@ def run_claude(claude: Path, proxy: Proxy, tmp_path: Path, prompt: str, *extra: 
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "ANTHROPIC_BASE_URL": proxy.url,
-        "ANTHROPIC_AUTH_TOKEN": "dummy",
+        # `proxy` runs with and without --api-key: Claude Code sends ANTHROPIC_API_KEY as x-api-key.
+        **({"ANTHROPIC_API_KEY": proxy.api_key} if proxy.api_key else {"ANTHROPIC_AUTH_TOKEN": "dummy"}),
         # Models the emulator serves (what `serve --claude-code` would set).
         "ANTHROPIC_MODEL": "claude-sonnet-4.5",
         "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4.5",

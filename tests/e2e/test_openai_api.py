@@ -14,7 +14,7 @@ from tests.e2e.conftest import Proxy
 
 @pytest.fixture
 def client(proxy: Proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.url + "/v1", api_key="dummy", max_retries=0, timeout=30)
+    return openai.OpenAI(base_url=proxy.url + "/v1", api_key=proxy.api_key or "dummy", max_retries=0, timeout=30)
 
 
 def test_models_list(client: openai.OpenAI) -> None:
@@ -62,7 +62,9 @@ def test_chat_stream(client: openai.OpenAI) -> None:
 
 def test_stream_is_copied_verbatim(proxy: Proxy) -> None:
     body = {"model": "gpt-4.1", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    with httpx.stream("POST", proxy.url + "/chat/completions", json=body, timeout=30) as response:
+    with httpx.stream(
+        "POST", proxy.url + "/chat/completions", headers=proxy.headers, json=body, timeout=30
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         raw = b"".join(response.iter_bytes())
     assert raw.endswith(b"data: [DONE]\n\n")
@@ -165,7 +167,7 @@ def _openai_error(response: httpx.Response) -> dict[str, object]:
     ],
 )
 def test_bad_requests_are_400_in_openai_format(proxy: Proxy, body: bytes, needle: str) -> None:
-    response = httpx.post(proxy.url + "/v1/chat/completions", content=body, timeout=10)
+    response = httpx.post(proxy.url + "/v1/chat/completions", headers=proxy.headers, content=body, timeout=10)
     assert response.status_code == 400
     error = _openai_error(response)
     assert error["type"] == "invalid_request_error"
@@ -173,23 +175,25 @@ def test_bad_requests_are_400_in_openai_format(proxy: Proxy, body: bytes, needle
 
 
 def test_embeddings_bad_input(proxy: Proxy) -> None:
-    response = httpx.post(proxy.url + "/v1/embeddings", json={"model": "text-embedding-3-small"}, timeout=10)
+    response = httpx.post(
+        proxy.url + "/v1/embeddings", headers=proxy.headers, json={"model": "text-embedding-3-small"}, timeout=10
+    )
     assert response.status_code == 400
     assert "`input`" in str(_openai_error(response)["message"])
 
 
 def test_unknown_route_and_method(proxy: Proxy) -> None:
-    response = httpx.post(proxy.url + "/v1/nope", json={}, timeout=10)
+    response = httpx.post(proxy.url + "/v1/nope", headers=proxy.headers, json={}, timeout=10)
     assert response.status_code == 404
     assert "Invalid URL" in str(_openai_error(response)["message"])
-    response = httpx.delete(proxy.url + "/v1/models", timeout=10)
+    response = httpx.delete(proxy.url + "/v1/models", headers=proxy.headers, timeout=10)
     assert response.status_code == 405
     _openai_error(response)
 
 
 def test_oversized_body_is_413(proxy: Proxy) -> None:
     big = b'{"model":"gpt-4.1","messages":[{"role":"user","content":"' + b"x" * (1024 * 1024 + 10) + b'"}]}'
-    response = httpx.post(proxy.url + "/v1/chat/completions", content=big, timeout=30)
+    response = httpx.post(proxy.url + "/v1/chat/completions", headers=proxy.headers, content=big, timeout=30)
     assert response.status_code == 413
     assert "limit" in str(_openai_error(response)["message"])
 
@@ -197,29 +201,33 @@ def test_oversized_body_is_413(proxy: Proxy) -> None:
         for _ in range(20):
             yield b" " * 100_000
 
-    response = httpx.post(proxy.url + "/v1/chat/completions", content=chunks(), timeout=30)  # type: ignore[arg-type]
+    response = httpx.post(proxy.url + "/v1/chat/completions", headers=proxy.headers, content=chunks(), timeout=30)  # type: ignore[arg-type]
     assert response.status_code == 413
 
 
 def test_trailing_slash_and_unversioned_paths(proxy: Proxy) -> None:
-    assert httpx.get(proxy.url + "/v1/models/", timeout=10).status_code == 200
-    assert httpx.get(proxy.url + "/models", timeout=10).status_code == 200
+    assert httpx.get(proxy.url + "/v1/models/", headers=proxy.headers, timeout=10).status_code == 200
+    assert httpx.get(proxy.url + "/models", headers=proxy.headers, timeout=10).status_code == 200
     body = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}
-    assert httpx.post(proxy.url + "/chat/completions/", json=body, timeout=10).status_code == 200
+    assert httpx.post(proxy.url + "/chat/completions/", headers=proxy.headers, json=body, timeout=10).status_code == 200
     emb = {"model": "text-embedding-3-small", "input": "hi"}
-    assert httpx.post(proxy.url + "/embeddings", json=emb, timeout=10).status_code == 200
+    assert httpx.post(proxy.url + "/embeddings", headers=proxy.headers, json=emb, timeout=10).status_code == 200
 
 
-def test_health_usage_and_cors(proxy: Proxy) -> None:
-    health = httpx.get(proxy.url + "/", timeout=10)
+def test_health_usage_and_no_open_cors(proxy: Proxy) -> None:
+    health = httpx.get(proxy.url + "/", timeout=10)  # health needs no key
     assert health.text == "Server running"
-    usage = httpx.get(proxy.url + "/usage", headers={"origin": "https://example.org"}, timeout=10)
+    usage = httpx.get(proxy.url + "/usage", headers=proxy.headers, timeout=10)
     assert usage.status_code == 200 and "quota_snapshots" in usage.json()
-    assert usage.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-origin" not in usage.headers
+    # copilot-api answered any origin with `access-control-allow-origin: *`; a foreign page now gets 403.
+    foreign = httpx.get(proxy.url + "/usage", headers={**proxy.headers, "origin": "https://example.org"}, timeout=10)
+    assert foreign.status_code == 403
+    assert "access-control-allow-origin" not in foreign.headers
 
 
 def test_token_route_is_off_by_default(proxy: Proxy) -> None:
-    response = httpx.get(proxy.url + "/token", timeout=10)
+    response = httpx.get(proxy.url + "/token", headers=proxy.headers, timeout=10)
     assert response.status_code == 404
     assert "tid=" not in response.text
 
@@ -243,7 +251,7 @@ GARBAGE = [
 )
 def test_garbage_never_takes_the_server_down(proxy: Proxy, path: str) -> None:
     for body in GARBAGE:
-        response = httpx.post(proxy.url + path, content=body, timeout=30)
+        response = httpx.post(proxy.url + path, headers=proxy.headers, content=body, timeout=30)
         assert response.status_code < 500 or response.status_code in (502, 503, 504), (body[:80], response.text)
         assert response.headers["content-type"].startswith("application/json")
     assert httpx.get(proxy.url + "/", timeout=10).text == "Server running"

@@ -41,7 +41,7 @@ def test_device_flow_login_writes_token_file_0600(proxy: Proxy) -> None:
 
 
 def test_secrets_never_reach_the_log(proxy: Proxy, emulator: Emulator) -> None:
-    httpx.post(proxy.url + "/v1/chat/completions", json=CHAT, timeout=10).raise_for_status()
+    httpx.post(proxy.url + "/v1/chat/completions", headers=proxy.headers, json=CHAT, timeout=10).raise_for_status()
     github_token = (proxy.home / "github_token").read_text()
     copilot_tokens = _copilot_tokens_seen(emulator)
     assert copilot_tokens
@@ -51,6 +51,7 @@ def test_secrets_never_reach_the_log(proxy: Proxy, emulator: Emulator) -> None:
         assert token not in log
         assert token.split(":")[-1] not in log  # not even the signature part
     assert "tid=" not in log
+    assert proxy.api_key is None or proxy.api_key not in log
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,14 @@ def test_show_token_prints_tokens_and_serves_token_route(limited_proxy: Proxy, e
     assert emulator.github_token in log  # --show-token is the explicit exception to redaction
     assert token in log
     assert not (limited_proxy.home / "github_token").exists() or not (limited_proxy.home / "github_token").read_text()
+
+
+def test_token_route_never_answers_another_origin(limited_proxy: Proxy) -> None:
+    """copilot-api served the Copilot token to any page: `fetch("http://127.0.0.1:4141/token")`."""
+    response = httpx.get(limited_proxy.url + "/token", headers={"origin": "https://evil.example"}, timeout=10)
+    assert response.status_code == 403
+    assert "tid=" not in response.text
+    assert "access-control-allow-origin" not in response.headers
 
 
 @pytest.fixture(scope="module")
