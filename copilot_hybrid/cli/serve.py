@@ -93,19 +93,26 @@ def serve_command(
         list[str] | None,
         typer.Option(
             "--api-key",
+            metavar="KEY",
             help=(
-                f"Client key (repeatable; replaces ${config.API_KEYS_ENV}, which other local users cannot read "
-                "in the process list). Required to bind beyond loopback."
+                f"Client API key (repeatable); required to bind beyond loopback. Prefer ${config.API_KEYS_ENV} "
+                "(comma-separated; --api-key replaces it): other local users can see command lines."
             ),
         ),
     ] = None,
     allowed_host: Annotated[
         list[str] | None,
-        typer.Option("--allowed-host", help="Also accept this Host name (repeatable; '*.example.com' too)."),
+        typer.Option(
+            "--allowed-host", metavar="NAME", help="Also accept this Host name (repeatable; '*.example.com' too)."
+        ),
     ] = None,
     cors_origin: Annotated[
         list[str] | None,
-        typer.Option("--cors-origin", help="Let this web origin call the proxy, with CORS headers (repeatable)."),
+        typer.Option(
+            "--cors-origin",
+            metavar="ORIGIN",
+            help="Let this web origin (https://app.example) call the proxy, with CORS headers (repeatable).",
+        ),
     ] = None,
 ) -> None:
     """Start the proxy: OpenAI and Anthropic APIs backed by your Copilot subscription."""

@@ -111,8 +111,14 @@ def test_settings_checks_stop_what_cannot_be_safe() -> None:
     check_access_settings(ServerSettings(host="0.0.0.0", api_keys=(KEY,)))
     with pytest.raises(ConfigError, match="16 characters"):
         check_access_settings(ServerSettings(api_keys=("short",)))
-    with pytest.raises(ConfigError, match="printable"):
-        check_access_settings(ServerSettings(api_keys=("has a space in the middle",)))
+    for unusable in (
+        "has a space in the middle",
+        "has,a,comma,in,the,middle",
+        "non-ascii-key-ünïcødé-xx",
+        "tab\tkey-0123456789",
+    ):
+        with pytest.raises(ConfigError, match="printable"):
+            check_access_settings(ServerSettings(api_keys=(unusable,)))
     with pytest.raises(ConfigError, match="wildcard"):
         check_access_settings(ServerSettings(cors_origins=("*",)))
     with pytest.raises(ConfigError, match="--cors-origin"):
