@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
 import pytest
 
+from copilot_hybrid.copilot.headers import messages_headers, messages_initiator
+from copilot_hybrid.copilot.registry import parse_models
+from copilot_hybrid.copilot.resolution import resolve_model
 from copilot_hybrid.emulator import Emulator
 from copilot_hybrid.emulator.messages import MIN_CACHEABLE_TOKENS, sign_thinking
+from copilot_hybrid.translate.messages_native import prepare_messages_request
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -392,3 +397,50 @@ def test_sdk_errors_and_count_tokens(emu: Emulator) -> None:
     counted = api.messages.count_tokens(model="claude-opus-4-6", messages=[{"role": "user", "content": "count me"}])
     assert counted.input_tokens > 0
 
+
+# --------------------------------------------------------------------------- Claude Code's requests, prepared
+
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "first_turn",
+        "sonnet_first_turn",
+        "tool_result_turn",
+        "haiku_tool_result_turn",
+        "compaction",
+        "title_probe",
+        "interactive_turn",
+    ],
+)
+def test_claude_code_requests_are_refused_raw_and_accepted_prepared(
+    emu: Emulator, client: httpx.Client, name: str
+) -> None:
+    """What Claude Code 2.1.332 sends, against the emulated Copilot: refused as is (its
+    betas), accepted after prepare_messages_request with the Messages headers."""
+    recorded = json.loads((FIXTURES / f"{name}.json").read_text())
+    payload = recorded["body"]
+    for message in payload["messages"]:  # the recorder's thinking, as if Copilot had signed it
+        for block in message["content"] if isinstance(message["content"], list) else []:
+            if block.get("type") == "thinking":
+                block["signature"] = sign_thinking(block["thinking"])
+    beta = recorded["headers"]["anthropic-beta"]
+    raw = post(emu, client, {**payload, "model": "claude-opus-5.5"}, **{"anthropic-beta": beta})
+    assert raw.status_code == 400 and "unsupported beta header(s): claude-code-20250219" in raw.text
+
+    models = {m.id: m for m in parse_models(client.get(emu.copilot_url + "/models", headers=headers(emu)).json())}
+    target = resolve_model(payload["model"], models.values())
+    prepared = prepare_messages_request(payload, model=target, anthropic_beta=beta)
+    token = emu.issue_copilot_token()
+    sent_headers = messages_headers(token, "1.104.3", prepared.payload, anthropic_beta=prepared.anthropic_beta)
+    response = client.post(emu.copilot_url + "/v1/messages", json=prepared.payload, headers=sent_headers)
+    assert response.status_code == 200, response.text
+    received = emu.last_request("/v1/messages")
+    assert received.body == prepared.payload
+    assert received.header("anthropic-beta") == prepared.anthropic_beta
+    assert received.header("x-initiator") == messages_initiator(payload)
+    assert received.header("openai-intent") == "messages-proxy"
+    assert all(m["role"] in ("user", "assistant") for m in received.body["messages"])
