@@ -5,13 +5,17 @@ Copilot lists, per model, the inference endpoints it serves
 (`supported_endpoints`): Claude models `/v1/messages` (Anthropic-native) and
 usually `/chat/completions`, GPT-5.x codex models only `/responses`, older
 models `/chat/completions`. `choose_endpoint` picks one per model and inbound
-API in the order of the reference (docs/routing in the README):
+API in the order of the reference (copilot-modern-surface §1):
 
 | inbound API            | first choice        | then                             |
 |------------------------|---------------------|----------------------------------|
 | Anthropic Messages     | /v1/messages        | /responses, /chat/completions    |
 | OpenAI Responses       | /responses          | /v1/messages, /chat/completions  |
 | OpenAI Chat Completions| /chat/completions   | /responses                       |
+
+For Responses requests caozhiyuan answers 400 unless the model lists
+/responses; here the Responses <-> Messages and Responses <-> chat translators
+carry them instead, so Codex also reaches Claude and older models.
 
 An entry without `supported_endpoints` (older catalogues) is served where its
 `capabilities.type` says: chat and completion models on /chat/completions,
