@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 MESSAGES_ENDPOINT: Final = "/v1/messages"
 #: What Copilot's front door lets through (caozhiyuan's allow-list; the rest is a 400).
+#: The proxy keeps its own list (translate.messages_native); this is Copilot's side of it.
 SUPPORTED_BETAS: Final = frozenset(
     {"interleaved-thinking-2025-05-14", "context-management-2025-06-27", "advanced-tool-use-2025-11-20"}
 )
