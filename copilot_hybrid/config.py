@@ -173,6 +173,27 @@ def read_config_file(path: Path | None = None) -> ConfigFile:
     return ConfigFile(path, data)
 
 
+def model_aliases(config: ConfigFile | None = None) -> dict[str, str]:
+    """The `[models.aliases]` table of config.toml: client model id -> Copilot id.
+
+        [models.aliases]
+        "claude-opus-5-5" = "claude-opus-4.8"
+
+    `--model-alias FROM=TO` wins over it (copilot.resolution.merge_aliases).
+    Raises ConfigError, naming the entry, for anything but string values.
+    """
+    config = config if config is not None else read_config_file()
+    table = config.table("models").get("aliases", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f'{config.path}: [models.aliases] must be a table of "from" = "to" strings')
+    aliases: dict[str, str] = {}
+    for source, target in table.items():
+        if not isinstance(target, str) or not target.strip() or not source.strip():
+            raise ConfigError(f"{config.path}: [models.aliases] {source!r} must map to a model id string")
+        aliases[source.strip()] = target.strip()
+    return aliases
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Creates `path` (and parents) readable only by the user; returns it.
 

@@ -8,6 +8,8 @@
     ├── UpstreamError                  GitHub or Copilot answered non-2xx (.status, .body)
     ├── UpstreamUnavailable            upstream not reachable: connect error, reset, timeout (.timeout)
     ├── ApiError                       an answer the server decided on (.status, .type, .param, ...)
+    │   ├── ModelNotAvailable          the plan lacks the requested model (.requested, .same_family, .newest)
+    │   └── ModelEndpointUnavailable   the model exists but not behind the caller's API (.model, .endpoints)
     ├── RateLimited                    the --rate-limit limiter rejected the request (.retry_after_seconds)
     ├── TranslationError (ValueError)  a client request that cannot become a valid upstream one (.param)
     ├── VocabularyError (ValueError)   a vocabulary file is missing, unreadable or not the official one
@@ -162,6 +164,28 @@ class ApiError(CopilotHybridError):
         self.param = param
         self.code = code
         self.headers = dict(headers or {})
+
+
+class ModelNotAvailable(ApiError):
+    """The requested model is not on the Copilot plan (404, like Anthropic's and
+    OpenAI's own answer for an unknown model). The message names the model, the
+    plan's models of the same family and the newest one, and how to choose."""
+
+    def __init__(self, requested: str, message: str, *, same_family: tuple[str, ...], newest: str | None) -> None:
+        super().__init__(404, message, type="not_found_error", param="model", code="model_not_found")
+        self.requested = requested
+        self.same_family = same_family
+        self.newest = newest
+
+
+class ModelEndpointUnavailable(ApiError):
+    """The model is on the plan, but Copilot serves it on no endpoint the caller's
+    API can be carried to (e.g. a Messages-only model asked through chat completions)."""
+
+    def __init__(self, model: str, message: str, *, endpoints: tuple[str, ...]) -> None:
+        super().__init__(400, message, type="invalid_request_error", param="model", code="unsupported_api_for_model")
+        self.model = model
+        self.endpoints = endpoints
 
 
 class RateLimited(CopilotHybridError):

@@ -7,11 +7,12 @@ pass-through requests). A 401 forces one token refresh and one retry.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from copilot_hybrid.copilot.headers import copilot_headers
+from copilot_hybrid.copilot.headers import copilot_headers, models_headers
 from copilot_hybrid.copilot.token import CopilotToken, CopilotTokenManager
 from copilot_hybrid.errors import UpstreamError, UpstreamUnavailable
 
@@ -78,17 +79,21 @@ class CopilotClient:
         content: bytes | None = None,
         vision: bool = False,
         initiator: str | None = None,
+        headers: Callable[[str], dict[str, str]] | None = None,
     ) -> httpx.Response:
         """Sends and returns a 2xx response whose body is NOT read yet: the caller must
         `aread()`/iterate and `aclose()` it. Non-2xx raises UpstreamError, transport
-        trouble UpstreamUnavailable."""
+        trouble UpstreamUnavailable. `headers`, when given, builds the whole header
+        set from the Copilot token (an endpoint's own set, copilot.headers)."""
         for attempt in (1, 2):
             token = await self.tokens.get()
             request = self.http.build_request(
                 method,
                 self.base_url(token) + path,
                 content=content,
-                headers=copilot_headers(token.token, self.vscode_version, vision=vision, initiator=initiator),
+                headers=headers(token.token)
+                if headers is not None
+                else copilot_headers(token.token, self.vscode_version, vision=vision, initiator=initiator),
             )
             try:
                 response = await self.http.send(request, stream=True)
@@ -117,9 +122,16 @@ class CopilotClient:
             )
         raise AssertionError("unreachable")
 
-    async def request(self, method: str, path: str, *, content: bytes | None = None) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        headers: Callable[[str], dict[str, str]] | None = None,
+    ) -> httpx.Response:
         """Like send(), with the body read and the connection released."""
-        response = await self.send(method, path, content=content)
+        response = await self.send(method, path, content=content, headers=headers)
         await read_whole(response)
         return response
 
@@ -131,7 +143,9 @@ class CopilotClient:
         return await self.request("POST", "/embeddings", content=body)
 
     async def models(self) -> dict[str, Any]:
-        response = await self.request("GET", "/models")
+        response = await self.request(
+            "GET", "/models", headers=lambda token: models_headers(token, self.vscode_version)
+        )
         try:
             data = response.json()
         except ValueError as exc:

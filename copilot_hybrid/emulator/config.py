@@ -51,6 +51,11 @@ class EmulatorConfig:
 
     # Replaces the built-in model catalogue when set.
     models: tuple[Mapping[str, Any], ...] | None = None
+    # The plan: these ids are left out of /models and refused like unknown models.
+    unavailable_models: tuple[str, ...] = ()
+    # /v1/messages streams carry Copilot's own extras (a copilot_usage event,
+    # Bedrock metrics on message_stop), which a proxy must filter.
+    messages_internal_events: bool = True
 
     # Recorded requests kept (oldest dropped first): bounds memory in long demos.
     max_recorded_requests: int = 1000
@@ -74,6 +79,7 @@ class EmulatorConfig:
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["models"] = None if self.models is None else [dict(m) for m in self.models]
+        data["unavailable_models"] = list(self.unavailable_models)
         data["refresh_in"] = self.refresh_in
         return data
 
@@ -86,7 +92,7 @@ _INTS = {
     "premium_entitlement",
     "max_recorded_requests",
 }
-_BOOLS = {"require_editor_version", "require_vision_header"}
+_BOOLS = {"require_editor_version", "require_vision_header", "messages_internal_events"}
 _STRINGS = {"user_login", "copilot_plan"}
 
 
@@ -122,6 +128,10 @@ def _validate(key: str, value: Any) -> Any:
         if value not in STREAM_USAGE_MODES:
             raise ValueError(f"stream_usage must be one of {STREAM_USAGE_MODES}")
         return value
+    if key == "unavailable_models":
+        if not isinstance(value, list | tuple) or not all(isinstance(m, str) and m for m in value):
+            raise ValueError("unavailable_models must be a list of model ids")
+        return tuple(value)
     if key == "models":
         if value is None:
             return None

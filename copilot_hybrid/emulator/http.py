@@ -70,6 +70,15 @@ def json_response(status: int, value: Any, headers: Mapping[str, str] | None = N
     return Response(status=status, body=dumps(value), headers=all_headers)
 
 
+def copilot_error(status: int, message: str, code: str, param: str | None = None) -> Response:
+    """Copilot's error shape: `{"error": {"message", "code", "param"?, "type"}}`."""
+    error: dict[str, Any] = {"message": message, "code": code}
+    if param is not None:
+        error["param"] = param
+    error["type"] = "invalid_request_error" if status == 400 else "error"
+    return json_response(status, {"error": error})
+
+
 class Waiter:
     """Sleeps that end early when the emulator stops, so stop() is prompt."""
 

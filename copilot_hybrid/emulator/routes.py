@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from copilot_hybrid.emulator import chat
+from copilot_hybrid.emulator import chat, messages
+from copilot_hybrid.emulator.catalog import EMBEDDING_DIMENSIONS, default_models
 from copilot_hybrid.emulator.config import DEFAULT_GITHUB_TOKEN
 from copilot_hybrid.emulator.embeddings import embeddings_response
 from copilot_hybrid.emulator.http import (
@@ -23,7 +24,9 @@ from copilot_hybrid.emulator.http import (
     Waiter,
     json_response,
 )
-from copilot_hybrid.emulator.models import EMBEDDING_DIMENSIONS, default_models
+from copilot_hybrid.emulator.http import (
+    copilot_error as _copilot_error,
+)
 from copilot_hybrid.emulator.state import EmulatorState, Fault, oauth_error
 from copilot_hybrid.jsonutil import dumps
 
@@ -49,6 +52,8 @@ class EmulatorApp:
             "/copilot/models": {"GET": self._models},
             "/copilot/chat/completions": {"POST": self._chat},
             "/copilot/embeddings": {"POST": self._embeddings},
+            "/copilot/v1/messages": {"POST": self._messages},
+            "/copilot/v1/messages/count_tokens": {"POST": self._count_tokens},
         }
         self._control_routes: dict[str, dict[str, Handler]] = {
             "": {"GET": self._control_info},
@@ -308,7 +313,9 @@ class EmulatorApp:
 
     def _models_list(self) -> list[dict[str, Any]]:
         custom = self.state.config.models
-        return default_models() if custom is None else [dict(m) for m in custom]
+        models = default_models() if custom is None else [dict(m) for m in custom]
+        hidden = self.state.config.unavailable_models
+        return [m for m in models if m.get("id") not in hidden] if hidden else models
 
     def _find_model(self, model_id: Any) -> dict[str, Any] | None:
         return next((m for m in self._models_list() if m.get("id") == model_id), None)
@@ -426,6 +433,22 @@ class EmulatorApp:
             if i and plan.chunk_delay:
                 self.waiter.sleep(plan.chunk_delay)
             yield event
+
+    def _messages(self, request: Request) -> Response:
+        checked = self._model_request(request, "chat")
+        if isinstance(checked, Response):
+            return checked
+        body, model = checked
+        return messages.answer_messages(self.state, request, body, model, self._paced)
+
+    def _count_tokens(self, request: Request) -> Response:
+        failure = self._copilot_checks(request)
+        if failure is not None:
+            return failure
+        body = self._json_body(request)
+        if isinstance(body, Response):
+            return body
+        return messages.answer_count_tokens(body, self._find_model)
 
     def _embeddings(self, request: Request) -> Response:
         checked = self._model_request(request, "embeddings")
@@ -645,14 +668,6 @@ def _github_error(status: int, message: str) -> Response:
         status,
         {"message": message, "documentation_url": "https://docs.github.com/rest", "status": str(status)},
     )
-
-
-def _copilot_error(status: int, message: str, code: str, param: str | None = None) -> Response:
-    error: dict[str, Any] = {"message": message, "code": code}
-    if param is not None:
-        error["param"] = param
-    error["type"] = "invalid_request_error" if status == 400 else "error"
-    return json_response(status, {"error": error})
 
 
 def _upstream_error(status: int, message: str) -> Response:

@@ -17,6 +17,7 @@ from typing import Any
 
 from copilot_hybrid.emulator.chat import Plan
 from copilot_hybrid.emulator.config import DEFAULT_GITHUB_TOKEN, DEVICE_SCENARIOS, EmulatorConfig
+from copilot_hybrid.emulator.messages import PromptCache
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class EmulatorState:
         self._github_tokens: dict[str, str] = {DEFAULT_GITHUB_TOKEN: config.user_login}
         self._copilot_tokens: dict[str, CopilotToken] = {}
         self.premium_used = config.premium_used
+        self.prompt_cache = PromptCache()  # has its own lock
 
     def now(self) -> float:
         return self._clock()
@@ -126,6 +128,7 @@ class EmulatorState:
             self._faults.clear()
             self._devices.clear()
             self.premium_used = self.config.premium_used
+            self.prompt_cache.clear()
             self._github_tokens.setdefault(DEFAULT_GITHUB_TOKEN, self.config.user_login)
 
     # -- recording ------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from copilot_hybrid.errors import TranslationError
 
-from .anthropic_request import anthropic_to_openai, normalize_model
+from .anthropic_request import anthropic_to_openai
 from .anthropic_response import (
     anthropic_error,
     anthropic_error_from_upstream,
@@ -32,7 +32,6 @@ __all__ = [
     "error_type_for_status",
     "format_sse",
     "map_stop_reason",
-    "normalize_model",
     "openai_to_anthropic",
     "parse_tool_arguments",
 ]

@@ -13,67 +13,13 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from copilot_hybrid.copilot.resolution import normalize_model
 from copilot_hybrid.errors import TranslationError
 
 from ._js import js_stringify
 
+# normalize_model lives in copilot.resolution; re-exported while the server imports it from here.
 __all__ = ["anthropic_to_openai", "normalize_model"]
-
-# --------------------------------------------------------------------------- models
-
-_CONTEXT_SUFFIX = re.compile(r"\[[^\]]*\]$")  # Claude Code's "[1m]" context marker
-_DATE_SUFFIX = re.compile(r"-(?:\d{8}|latest)$")
-_NEW_STYLE = re.compile(r"claude-(opus|sonnet|haiku)-(\d+)(?:[-.](\d{1,2}))?")
-_OLD_STYLE = re.compile(r"claude-(\d+)(?:[-.](\d{1,2}))?-(opus|sonnet|haiku)")
-# Copilot spells a few models its own way.
-_COPILOT_SPELLING = {"claude-opus-4.1": "claude-opus-41"}
-
-
-def _model_forms(model: str) -> list[str]:
-    """Copilot spellings for a client model id, best first."""
-    stripped = _CONTEXT_SUFFIX.sub("", model).strip()
-    lower = stripped.lower()
-    if not lower.startswith("claude-"):
-        return [stripped]
-    bare = _DATE_SUFFIX.sub("", lower)
-    match = _NEW_STYLE.fullmatch(bare)
-    if match:
-        family, major, minor = match.groups()
-        if minor is None:
-            return [f"claude-{family}-{major}"]
-        dotted = f"claude-{family}-{major}.{minor}"
-        forms = [dotted, f"claude-{family}-{major}{minor}", f"claude-{family}-{major}-{minor}"]
-        special = _COPILOT_SPELLING.get(dotted)
-        return [special, *(f for f in forms if f != special)] if special else forms
-    match = _OLD_STYLE.fullmatch(bare)
-    if match:
-        major, minor, family = match.groups()
-        if minor is None:
-            return [f"claude-{major}-{family}"]
-        return [f"claude-{major}.{minor}-{family}", f"claude-{major}-{minor}-{family}"]
-    return [bare]
-
-
-def normalize_model(model: str, known_models: Collection[str] = ()) -> str:
-    """Maps a client model id (e.g. Claude Code's `claude-sonnet-4-5-20250929`)
-    to the id Copilot knows (`claude-sonnet-4.5`).
-
-    An id Copilot lists is kept as is. Otherwise the `[1m]` suffix and the
-    date are dropped and `4-5` becomes `4.5`; when `known_models` is given the
-    first spelling it contains wins, else the canonical Copilot spelling is
-    returned. Never maps to a different model version (copilot-api's quirk:
-    every `claude-sonnet-4-*` became `claude-sonnet-4`).
-    """
-    if model in known_models:
-        return model
-    forms = _model_forms(model)
-    if known_models:
-        by_lower = {m.lower(): m for m in known_models if isinstance(m, str)}
-        for candidate in (model.lower(), *forms):
-            if candidate in by_lower:
-                return by_lower[candidate]
-    return forms[0]
-
 
 # --------------------------------------------------------------------------- helpers
 

@@ -54,7 +54,9 @@ def claude() -> Path:
     return binary
 
 
-def run_claude(claude: Path, proxy: Proxy, tmp_path: Path, prompt: str, *extra: str) -> dict[str, Any]:
+def run_claude(
+    claude: Path, proxy: Proxy, tmp_path: Path, prompt: str, *extra: str, model_settings: bool = True
+) -> dict[str, Any]:
     home = tmp_path / "home"
     work = tmp_path / "work"
     home.mkdir(exist_ok=True)
@@ -74,6 +76,8 @@ def run_claude(claude: Path, proxy: Proxy, tmp_path: Path, prompt: str, *extra: 
         "DISABLE_NON_ESSENTIAL_MODEL_CALLS": "1",
         "DISABLE_AUTOUPDATER": "1",
     }
+    if not model_settings:  # a new user's setup: Claude Code picks its own default model
+        env = {k: v for k, v in env.items() if "_MODEL" not in k}
     done = subprocess.run(
         [str(claude), "-p", prompt, "--output-format", "json", *extra],
         capture_output=True,
@@ -98,6 +102,15 @@ def test_claude_code_prompt(claude: Path, proxy: Proxy, emulator: Emulator, tmp_
     sent = emulator.last_request("/chat/completions")
     assert sent.body["model"] == "claude-sonnet-4.5"
     assert sent.body["stream"] is True
+
+
+def test_claude_code_with_its_default_model(claude: Path, proxy: Proxy, emulator: Emulator, tmp_path: Path) -> None:
+    """No model settings: Claude Code asks for its own default (claude-opus-5-5 in 2.1.332),
+    which the emulated plan serves as claude-opus-5.5."""
+    result = run_claude(claude, proxy, tmp_path, "Say hello", model_settings=False)
+    assert result["result"].startswith("Hello from emulated claude-opus-5.5")
+    sent = emulator.last_request("/chat/completions")
+    assert sent.body["model"] == "claude-opus-5.5"
 
 
 def test_claude_code_tool_use(claude: Path, proxy: Proxy, emulator: Emulator, tmp_path: Path) -> None:

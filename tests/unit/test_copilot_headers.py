@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from copilot_hybrid.copilot.client import copilot_base_for_account
 from copilot_hybrid.copilot.headers import (
     anthropic_initiator,
+    claude_code_session,
     copilot_headers,
     github_headers,
+    has_anthropic_vision,
     has_vision,
     initiator_for,
+    is_compaction_request,
+    messages_headers,
+    messages_initiator,
+    models_headers,
 )
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
+
+
+def recorded(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())["body"]
+    return body
 
 
 def test_copilot_header_set() -> None:
@@ -96,3 +112,99 @@ def test_anthropic_initiator() -> None:
 )
 def test_account_type_hosts(account: str, base: str) -> None:
     assert copilot_base_for_account(account) == base
+
+
+def test_anthropic_initiator_skips_inline_system_turns() -> None:
+    tool_result = {"type": "tool_result", "tool_use_id": "t", "content": "ok"}
+    note = {"role": "system", "content": "<total_tokens>1 tokens left</total_tokens>"}
+    assert anthropic_initiator([{"role": "user", "content": [tool_result]}, note]) == "agent"
+    assert anthropic_initiator([{"role": "user", "content": "hi"}, note]) == "user"
+    assert anthropic_initiator([note]) == "user"
+
+
+# --------------------------------------------------------------------------- recorded Claude Code turns
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("first_turn", "user"),  # the person typed it
+        ("sonnet_first_turn", "user"),
+        ("interactive_turn", "user"),
+        ("tool_result_turn", "agent"),  # only the tool result
+        ("haiku_tool_result_turn", "agent"),  # tool result, then Haiku's inline <total_tokens> turn
+        ("compaction", "agent"),  # /compact: Claude Code asks on its own
+        ("title_probe", "user"),
+    ],
+)
+def test_messages_initiator_on_claude_code_requests(fixture: str, expected: str) -> None:
+    assert messages_initiator(recorded(fixture)) == expected
+
+
+def test_compaction_detection() -> None:
+    assert is_compaction_request(recorded("compaction"))
+    assert not any(is_compaction_request(recorded(n)) for n in ("first_turn", "tool_result_turn", "title_probe"))
+    older = {"system": "You are a helpful AI assistant tasked with summarizing conversations.", "messages": []}
+    assert is_compaction_request(older)
+    opencode = {
+        "system": [
+            {"type": "text", "text": "You are an anchored context summarization assistant for coding sessions."}
+        ],
+        "messages": [{"role": "user", "content": "go"}],
+    }
+    assert is_compaction_request(opencode)
+    assert messages_initiator({**opencode}) == "agent"
+    assert not is_compaction_request({"messages": "bad", "system": 3})
+
+
+def test_claude_code_session() -> None:
+    assert claude_code_session(recorded("first_turn")) == "fafc9966-1b06-4f49-b049-3c4669881524"
+    legacy = {"metadata": {"user_id": "user_abc_account_def_session_1234"}}
+    assert claude_code_session(legacy) == "1234"
+    for user_id in ("someone@example.com", '{"session_id": "s"}', "{bad json", 7):
+        assert claude_code_session({"metadata": {"user_id": user_id}}) is None
+    assert claude_code_session({}) is None
+
+
+def test_anthropic_vision_includes_images_inside_tool_results() -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA"}}
+    assert has_anthropic_vision([{"role": "user", "content": [image]}])
+    nested = {"type": "tool_result", "tool_use_id": "t", "content": [image]}
+    assert has_anthropic_vision([{"role": "user", "content": [nested]}])
+    assert not has_anthropic_vision([{"role": "user", "content": "hi"}])
+    assert not has_anthropic_vision(None)
+
+
+def test_models_headers() -> None:
+    headers = models_headers("tok", "1.2.3")
+    assert headers["openai-intent"] == "model-access" and headers["x-interaction-type"] == "model-access"
+    assert "content-type" not in headers and "x-initiator" not in headers
+    assert headers["authorization"] == "Bearer tok" and headers["editor-version"] == "vscode/1.2.3"
+
+
+def test_messages_headers_for_claude_code() -> None:
+    body = recorded("first_turn")
+    headers = messages_headers("tok", "1.2.3", body, anthropic_beta="interleaved-thinking-2025-05-14")
+    assert headers["openai-intent"] == "messages-proxy" and headers["x-interaction-type"] == "messages-proxy"
+    assert headers["x-github-api-version"] == "2025-10-01"
+    assert headers["anthropic-version"] == "2023-06-01"
+    assert headers["anthropic-beta"] == "interleaved-thinking-2025-05-14"
+    assert headers["x-initiator"] == "user"
+    assert headers["x-agent-task-id"] == headers["x-request-id"]
+    assert uuid.UUID(headers["x-request-id"]).version == 4
+    # Claude Code's own traffic: Copilot's Claude-agent identity, no integration id.
+    assert headers["user-agent"].startswith("vscode_claude_code/")
+    assert "copilot-integration-id" not in headers
+    assert "copilot-vision-request" not in headers
+
+
+def test_messages_headers_for_other_clients() -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA"}}
+    result = {"type": "tool_result", "tool_use_id": "t", "content": [image]}
+    body = {"model": "m", "messages": [{"role": "user", "content": [result]}]}
+    headers = messages_headers("tok", "1.2.3", body)
+    assert headers["copilot-integration-id"] == "vscode-chat"
+    assert headers["user-agent"] == "GitHubCopilotChat/0.26.7"
+    assert headers["copilot-vision-request"] == "true"
+    assert headers["x-initiator"] == "agent"
+    assert "anthropic-beta" not in headers

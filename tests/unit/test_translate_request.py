@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from copilot_hybrid.translate import TranslationError, anthropic_to_openai, normalize_model
+from copilot_hybrid.copilot.resolution import normalize_model
+from copilot_hybrid.translate import TranslationError, anthropic_to_openai
 
 REMINDER = "<system-reminder>\n{}\n</system-reminder>"
 
