@@ -12,6 +12,7 @@ import typer
 
 from copilot_hybrid import config
 from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
+from copilot_hybrid.observe.settings import LOG_FORMATS, ObserveSettings
 
 if TYPE_CHECKING:
     from copilot_hybrid.server.runtime import Runtime
@@ -85,10 +86,38 @@ def serve_command(
         bool,
         typer.Option("--emulator", help="Offline demo: start the built-in GitHub/Copilot emulator and proxy to it."),
     ] = False,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            help="text or json (one JSON object per line, and one line per request with the history's fields).",
+        ),
+    ] = "text",
+    history_rows: Annotated[
+        int,
+        typer.Option(
+            "--history-rows",
+            min=1,
+            envvar=config.HISTORY_ROWS_ENV,
+            show_envvar=True,
+            help="Requests the history keeps (the oldest go first).",
+        ),
+    ] = config.DEFAULT_HISTORY_ROWS,
+    history_text: Annotated[
+        bool,
+        typer.Option(
+            "--history-text",
+            envvar=config.HISTORY_TEXT_ENV,
+            show_envvar=True,
+            help="Also keep each request's last user text and the answer's text (redacted, capped).",
+        ),
+    ] = False,
 ) -> None:
     """Start the proxy: OpenAI and Anthropic APIs backed by your Copilot subscription."""
     from copilot_hybrid.server.settings import ServerSettings
 
+    if log_format not in LOG_FORMATS:
+        raise typer.BadParameter(f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}", param_hint="--log-format")
     settings = ServerSettings(
         host=host,
         port=port,
@@ -105,6 +134,9 @@ def serve_command(
         github_api_url=github_api_url,
         copilot_api_url=copilot_api_url or None,
         max_body_bytes=max_body_bytes,
+        observe=ObserveSettings(
+            history_rows=history_rows, history_text=history_text, log_format="json" if log_format == "json" else "text"
+        ),
     )
     raise typer.Exit(run_server(settings, emulator=emulator))
 
@@ -116,7 +148,7 @@ def run_server(settings: ServerSettings, *, emulator: bool = False) -> int:
 
     from copilot_hybrid.logs import setup_logging
 
-    setup_logging(settings.verbose)
+    setup_logging(settings.verbose, settings.observe.log_format)
     log = logging.getLogger("copilot_hybrid.server")
     emu = None
     if emulator:
@@ -162,7 +194,7 @@ async def _serve(settings: ServerSettings) -> int:
         import asyncio
 
         await asyncio.to_thread(claude_code_setup, runtime)
-    log.info("🌐 Usage Viewer: https://ericc-ch.github.io/copilot-api?endpoint=%s/usage", settings.base_url)
+    log.info("📊 Dashboard: %s/dashboard", settings.base_url)
     app = create_app(settings, runtime=runtime)
     config = uvicorn.Config(
         app,
@@ -171,6 +203,7 @@ async def _serve(settings: ServerSettings) -> int:
         log_config=None,  # our root handler (with token redaction) prints uvicorn's lines too
         lifespan="on",
         server_header=False,
+        access_log=settings.observe.log_format != "json",  # the request log carries more, as JSON
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from copilot_hybrid.config import (
     DEFAULT_GITHUB_API_URL,
@@ -12,6 +12,7 @@ from copilot_hybrid.config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_PORT,
 )
+from copilot_hybrid.observe.settings import ObserveSettings
 
 
 @dataclass
@@ -41,6 +42,8 @@ class ServerSettings:
     approver: Callable[[str], bool] | None = None
     # Printed as the usage viewer's endpoint and Claude Code's ANTHROPIC_BASE_URL.
     public_url: str | None = None
+    # Metrics, request history, JSON request log (copilot_hybrid/observe).
+    observe: ObserveSettings = field(default_factory=ObserveSettings)
 
     @property
     def base_url(self) -> str:
