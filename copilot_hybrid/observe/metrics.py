@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterable
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -62,6 +62,7 @@ class LabelCap:
         self.cap = cap
         self.known = known
         self._seen: set[str] = set()
+        self._listed: set[str] = set()
         self._lock = threading.Lock()
 
     def __call__(self, value: str | None) -> str:
@@ -69,13 +70,14 @@ class LabelCap:
             return NONE
         if len(value) > MAX_LABEL_LENGTH:
             return OTHER
-        if value in self._seen:
+        if value in self._seen or value in self._listed:
             return value
         try:
             listed = value in self.known()
         except Exception:  # noqa: BLE001 - a catalogue that cannot be read lists nothing
             listed = False
         if listed:
+            self._listed.add(value)  # as many as the catalogue has
             return value
         with self._lock:
             if len(self._seen) >= self.cap:
@@ -93,6 +95,7 @@ class Metrics:
 
     def __init__(self, known_models: Callable[[], Collection[str]] = frozenset) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.model = LabelCap(MODEL_LABEL_CAP, known_models)
         self.endpoint = LabelCap(ENDPOINT_LABEL_CAP)
         r = self.registry
@@ -172,37 +175,45 @@ class Metrics:
         PlatformCollector(registry=r)
         GCCollector(registry=r)
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, cached: prometheus_client validates labels on every call."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe(self, record: RequestRecord) -> None:
+        child = self._child
         route = record.route
         stream = "true" if record.stream else "false"
         model = self.model(record.resolved_model)
         endpoint = self.endpoint(record.upstream_endpoint)
-        self.requests.labels(
-            route, self.model(record.requested_model), model, endpoint, str(record.status), stream
-        ).inc()
+        requested = self.model(record.requested_model)
+        child(self.requests, route, requested, model, endpoint, str(record.status), stream).inc()
         if record.latency_ms is not None:
-            self.duration.labels(route, model, stream).observe(record.latency_ms / 1000)
+            child(self.duration, route, model, stream).observe(record.latency_ms / 1000)
         if record.ttfb_ms is not None:
-            self.first_byte.labels(route, model, stream).observe(record.ttfb_ms / 1000)
+            child(self.first_byte, route, model, stream).observe(record.ttfb_ms / 1000)
         if record.upstream_ttfb_ms is not None:
-            self.upstream_first_byte.labels(endpoint, model).observe(record.upstream_ttfb_ms / 1000)
+            child(self.upstream_first_byte, endpoint, model).observe(record.upstream_ttfb_ms / 1000)
         if record.stream:
             if record.latency_ms is not None and record.ttfb_ms is not None:
-                self.stream_duration.labels(route, model).observe((record.latency_ms - record.ttfb_ms) / 1000)
-            self.stream_chunks.labels(route, model).observe(record.stream_chunks)
+                child(self.stream_duration, route, model).observe((record.latency_ms - record.ttfb_ms) / 1000)
+            child(self.stream_chunks, route, model).observe(record.stream_chunks)
         for kind, count in (
             ("input", record.input_tokens),
             ("output", record.output_tokens),
             ("cached", record.cached_tokens),
         ):
             if count:
-                self.tokens.labels(model, kind).inc(count)
+                child(self.tokens, model, kind).inc(count)
         if record.initiator is not None:
-            self.initiator.labels(_initiator(record.initiator), model).inc()
+            child(self.initiator, _initiator(record.initiator), model).inc()
         if record.upstream_status is not None and record.upstream_status >= 400:
-            self.upstream_errors.labels(endpoint, str(record.upstream_status)).inc()
+            child(self.upstream_errors, endpoint, str(record.upstream_status)).inc()
         elif record.upstream_status is None and record.upstream_started_ns is not None:
-            self.upstream_errors.labels(endpoint, "no_response").inc()
+            child(self.upstream_errors, endpoint, "no_response").inc()
 
     def observe_rollout(self, feature: str, side: str, seconds: float) -> None:
         """A rollout/observers sink."""

@@ -1,10 +1,11 @@
 """Where a finished request's record goes: `Recorder.record(record)`, once per request.
 
 On the request path that is one `put_nowait` on a bounded queue. One
-daemon thread takes the records off in batches and, per record, parses the
-usage/error/texts (observe/content.py), updates the Prometheus metrics,
-writes the JSON log line, and then writes the whole batch to the history
-in one SQLite transaction. When the queue is full (the disk cannot keep
+daemon thread takes the records off and, per record, parses the
+usage/error/texts (observe/content.py), updates the Prometheus metrics and
+writes the JSON log line; the history rows go to SQLite in batches, one
+transaction each, at most WRITE_DELAY_SECONDS late (a crash loses at most
+that much history). When the queue is full (the disk cannot keep
 up) records are dropped and counted, never waited for.
 
 `sync()` waits until every record handed in before the call is processed,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Final
 
 from copilot_hybrid.observe.content import complete
@@ -30,8 +32,12 @@ log = logging.getLogger("copilot_hybrid.server")
 request_log = logging.getLogger("copilot_hybrid.requests")
 
 QUEUE_LIMIT: Final = 10_000
+#: Rows go to SQLite in one transaction per batch: at the latest this long after
+#: the first of them, or once BATCH_LIMIT wait, or when someone calls sync().
+WRITE_DELAY_SECONDS: Final = 0.5
 BATCH_LIMIT: Final = 500
 SYNC_TIMEOUT_SECONDS: Final = 2.0
+_FLUSH: Final = object()
 
 
 class Recorder:
@@ -47,7 +53,7 @@ class Recorder:
         self.history = history
         self.keep_text = keep_text
         self.log_level = logging.INFO if log_requests else logging.DEBUG
-        self._queue: queue.Queue[RequestRecord | threading.Event | None] = queue.Queue(QUEUE_LIMIT)
+        self._queue: queue.Queue[RequestRecord | threading.Event | object | None] = queue.Queue(QUEUE_LIMIT)
         self._thread = threading.Thread(target=self._run, name="request-recorder", daemon=True)
         self._closed = False
         self._thread.start()
@@ -83,43 +89,49 @@ class Recorder:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        pending: list[RequestRecord] = []
+        waiters: list[threading.Event] = []
+        deadline: float | None = None
         running = True
         while running:
-            batch: list[RequestRecord] = []
-            waiters: list[threading.Event] = []
-            item = self._queue.get()
-            while True:
-                if item is None:
-                    running = False
-                elif isinstance(item, threading.Event):
-                    waiters.append(item)
-                else:
-                    batch.append(item)
-                if not running or len(batch) >= BATCH_LIMIT:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            self._process(batch)
-            for waiter in waiters:
-                waiter.set()
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = _FLUSH
+            if item is None:
+                running = False
+            elif isinstance(item, threading.Event):
+                waiters.append(item)
+            elif isinstance(item, RequestRecord):
+                self._process(item)
+                pending.append(item)
+                deadline = deadline or time.monotonic() + WRITE_DELAY_SECONDS
+            due = deadline is not None and time.monotonic() >= deadline
+            if not running or waiters or due or len(pending) >= BATCH_LIMIT:
+                self._write(pending)
+                pending, deadline = [], None
+                for waiter in waiters:
+                    waiter.set()
+                waiters = []
         if self.history is not None:
             self.history.close()
 
-    def _process(self, batch: list[RequestRecord]) -> None:
-        for record in batch:
-            try:
-                complete(record, keep_text=self.keep_text)
-                self.metrics.observe(record)
-                self._log(record)
-            except Exception:
-                log.exception("Request recorder: cannot process a record")
-        if batch and self.history is not None:
-            try:
-                self.history.write(batch)
-            except Exception as exc:  # noqa: BLE001 - a full disk or a locked file loses history, not requests
-                log.warning("Request history: cannot write %d records to %s: %s", len(batch), self.history.path, exc)
+    def _process(self, record: RequestRecord) -> None:
+        try:
+            complete(record, keep_text=self.keep_text)
+            self.metrics.observe(record)
+            self._log(record)
+        except Exception:  # one odd record must not stop the recorder
+            log.exception("Request recorder: cannot process a record")
+
+    def _write(self, batch: list[RequestRecord]) -> None:
+        if not batch or self.history is None:
+            return
+        try:
+            self.history.write(batch)
+        except Exception as exc:  # noqa: BLE001 - a full disk or a locked file loses history, not requests
+            log.warning("Request history: cannot write %d records to %s: %s", len(batch), self.history.path, exc)
 
     def _log(self, record: RequestRecord) -> None:
         if not request_log.isEnabledFor(self.log_level):
