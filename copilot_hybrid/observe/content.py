@@ -17,6 +17,7 @@ without parsing anything twice while the request is being served:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -26,6 +27,9 @@ from copilot_hybrid.redact import redact
 #: Error messages and opted-in texts are cut to this many characters.
 TEXT_LIMIT: Final = 2000
 ERROR_LIMIT: Final = 500
+#: JSON bodies up to this size are parsed whole; larger ones only around their "usage".
+SMALL_BODY: Final = 64 * 1024
+_USAGE_KEY: Final = re.compile(rb'"usage"\s*:\s*')
 
 
 def complete(record: RequestRecord, *, keep_text: bool) -> None:
@@ -33,7 +37,10 @@ def complete(record: RequestRecord, *, keep_text: bool) -> None:
     bytes, then drops the bytes."""
     body = b"".join(record.response_body)
     events = list(_sse_json(body)) if record.stream else []
-    document = None if record.stream else _json(body)
+    # A whole JSON body is parsed only when small (errors) or for the opted-in texts;
+    # usage is cut out of it (an embeddings answer can be megabytes of vectors).
+    small = not record.stream and len(body) <= SMALL_BODY
+    document = _json(body) if small or (keep_text and not record.stream) else None
     if record.status >= 400 or record.stream:
         error = _error_of(events[-1] if events else document)
         if error is not None:
@@ -43,7 +50,7 @@ def complete(record: RequestRecord, *, keep_text: bool) -> None:
         record.error_message = _cap(redact(record.error_message), ERROR_LIMIT)
     # count_tokens answers {"input_tokens": N} computed locally: not upstream usage.
     if record.upstream_endpoint is not None and record.status < 400:
-        usage = _stream_usage(events) if record.stream else _usage_of(document)
+        usage = _stream_usage(events) if record.stream else _usage_of(document or _usage_document(body))
         if usage is not None:
             record.input_tokens, record.output_tokens, record.cached_tokens = usage
     if keep_text:
@@ -66,6 +73,20 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
+
+
+def _usage_document(body: bytes) -> dict[str, Any] | None:
+    """`{"usage": ...}` from the last top-level-looking `"usage":` key of a JSON body
+    (inside a JSON string a quote is escaped, so the key cannot match there)."""
+    keys = list(_USAGE_KEY.finditer(body))
+    if not keys:
+        return None
+    try:
+        end = keys[-1].end()
+        usage, _ = json.JSONDecoder().raw_decode(body[end : end + 4096].decode("utf-8", "replace"))  # usage is small
+    except ValueError:
+        return None
+    return {"usage": usage}
 
 
 def _sse_json(raw: bytes) -> Iterator[Any]:

@@ -193,14 +193,16 @@ def test_dashboard_shows_the_requests_and_the_rollout_modes(served: Served, brow
     Select(browser.find_element("id", "filter-status")).select_by_value("")
     wait_for_count(browser, "#history-table tbody tr", 4)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+    # The native run's picture is dashboard.png; a run without the library (tox -e pure) says so in the name.
+    suffix = "" if load().ok else f"-native-{load().status}"
+    browser.save_screenshot(str(ARTIFACTS / f"dashboard{suffix}.png"))
 
     # Narrow window: nothing sticks out sideways; wide tables scroll inside their card.
     browser.set_window_size(400, 2400)
     wait_for_text(browser, "#stat-requests", "4")
     overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
-    browser.save_screenshot(str(ARTIFACTS / "dashboard-narrow.png"))
+    browser.save_screenshot(str(ARTIFACTS / f"dashboard-narrow{suffix}.png"))
 
 
 def test_dashboard_shows_a_mismatch_injected_through_the_rollout_layer(

@@ -290,3 +290,12 @@ def test_a_failing_subscriber_never_reaches_the_feature_call(fake: Fake, monkeyp
         assert fake("x") == "same"
     finally:
         observers.unsubscribe(broken)
+
+
+def test_usage_of_a_large_body_is_cut_out_not_parsed_whole() -> None:
+    vectors = json.dumps({"data": [{"embedding": [0.125] * 20_000, "text": '"usage": {"prompt_tokens": 999}'}]})
+    body = (vectors[:-1] + ', "usage": {"prompt_tokens": 42, "total_tokens": 42}}').encode()
+    assert len(body) > 64 * 1024
+    rec = record(route="/v1/embeddings", status=200, upstream_endpoint="/embeddings", response_body=[body])
+    complete(rec, keep_text=False)
+    assert (rec.input_tokens, rec.output_tokens, rec.cached_tokens) == (42, 0, 0)

@@ -329,7 +329,6 @@ async function refresh() {
     lastAccount = Date.now();
     jobs.push(
       api("/dashboard/api/account").then(renderAccount, (error) => {
-        lastAccount = 0;
         $("account-error").hidden = false;
         setText("account-error", error.message);
       }),
