@@ -84,13 +84,14 @@ class RecordRequests:
 class _Exchange:
     """One request's bookkeeping."""
 
-    __slots__ = ("finished", "middleware", "record", "tail")
+    __slots__ = ("finished", "middleware", "record", "request_chunks", "tail")
 
     def __init__(self, middleware: RecordRequests, record: RequestRecord) -> None:
         self.middleware = middleware
         self.record = record
         self.finished = False
         self.tail: collections.deque[bytes] | None = None
+        self.request_chunks: list[bytes] = []
 
     async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
         record = self.record
@@ -100,10 +101,10 @@ class _Exchange:
                 scope, self._receive(receive) if self.middleware.keep_text else receive, self._send(send)
             )
         except BaseException as exc:
-            if record.status == 0:
-                record.status = 500
-            record.error_type = record.error_type or type(exc).__name__
-            record.error_message = record.error_message or str(exc)
+            if not self.finished:  # once handed over, the record is the recorder's
+                record.status = record.status or 500
+                record.error_type = record.error_type or type(exc).__name__
+                record.error_message = record.error_message or str(exc)
             raise
         finally:
             unbind(token)
@@ -114,7 +115,7 @@ class _Exchange:
                 self._finish()
 
     def _receive(self, receive: Receive) -> Receive:
-        kept: list[bytes] = []
+        """--history-text: keeps the request body (joined once, when the record is handed over)."""
         size = 0
 
         async def receive_and_keep() -> Message:
@@ -122,9 +123,8 @@ class _Exchange:
             message = await receive()
             if message["type"] == "http.request" and size < TEXT_KEEP_LIMIT:
                 chunk: bytes = message.get("body", b"")
-                kept.append(chunk)
+                self.request_chunks.append(chunk)
                 size += len(chunk)
-                self.record.request_body = b"".join(kept)
             return message
 
         return receive_and_keep
@@ -171,4 +171,7 @@ class _Exchange:
         record.latency_ms = (time.perf_counter_ns() - record.started_ns) / 1e6
         if self.tail is not None:
             record.response_body = list(self.tail)
+        if self.request_chunks:
+            record.request_body = b"".join(self.request_chunks)
+        record.sealed = True
         self.middleware.recorder.record(record)

@@ -62,13 +62,16 @@ class RequestRecord:
     upstream_started_ns: int | None = field(default=None, repr=False)
     response_body: list[bytes] = field(default_factory=list, repr=False)
     request_body: bytes | None = field(default=None, repr=False)
+    # Set when the middleware hands the record over: from then on the recorder's
+    # thread owns it (a background task started during the request may outlive it).
+    sealed: bool = field(default=False, repr=False)
 
     def fields(self) -> dict[str, Any]:
         """The stored fields (HISTORY_FIELDS) as a dict."""
         return {name: getattr(self, name) for name in HISTORY_FIELDS}
 
 
-_RAW_FIELDS: Final = ("started_ns", "upstream_started_ns", "response_body", "request_body")
+_RAW_FIELDS: Final = ("started_ns", "upstream_started_ns", "response_body", "request_body", "sealed")
 #: Column order of the history, the JSON log and `copilot-hybrid requests --json`.
 HISTORY_FIELDS: Final = tuple(f.name for f in dataclasses.fields(RequestRecord) if f.name not in _RAW_FIELDS)
 
@@ -85,8 +88,10 @@ def unbind(token: Token[RequestRecord | None]) -> None:
 
 
 def current() -> RequestRecord | None:
-    """The record of the request being served in this context, if it is recorded."""
-    return _current.get()
+    """The record of the request being served in this context, if it is recorded
+    and not handed over yet."""
+    record = _current.get()
+    return None if record is None or record.sealed else record
 
 
 def note(
@@ -96,7 +101,7 @@ def note(
     initiator: str | None = None,
 ) -> None:
     """Adds what a route knows to the current record (a no-op when nothing is recorded)."""
-    record = _current.get()
+    record = current()
     if record is None:
         return
     if requested_model is not None:

@@ -5,6 +5,7 @@ the rollout timing hook."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -12,6 +13,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -299,3 +301,90 @@ def test_usage_of_a_large_body_is_cut_out_not_parsed_whole() -> None:
     rec = record(route="/v1/embeddings", status=200, upstream_endpoint="/embeddings", response_body=[body])
     complete(rec, keep_text=False)
     assert (rec.input_tokens, rec.output_tokens, rec.cached_tokens) == (42, 0, 0)
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.records: list[RequestRecord] = []
+
+    def record(self, rec: RequestRecord) -> None:
+        self.records.append(rec)
+
+
+def drive(
+    app: Any, path: str = "/v1/chat/completions", method: str = "POST", collected: Collect | None = None
+) -> tuple[Collect, list[dict[str, Any]]]:
+    from copilot_hybrid.observe.middleware import RecordRequests, unrecorded
+
+    collected = collected or Collect()
+    sent: list[dict[str, Any]] = []
+    middleware = RecordRequests(app, recorder=collected, route_label=lambda p: p)  # type: ignore[arg-type]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            if method != "OPTIONS" and not unrecorded(path):  # handed over before the last body byte leaves
+                assert len(collected.records) == 1 and collected.records[0].sealed
+        sent.append(message)
+
+    asyncio.run(middleware({"type": "http", "method": method, "path": path, "headers": []}, receive, send))
+    return collected, sent
+
+
+def test_middleware_records_status_stream_chunks_and_times() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        for i in range(6):
+            await send({"type": "http.response.body", "body": b"data: %d\n\n" % i, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    collected, sent = drive(app)
+    (rec,) = collected.records
+    assert (rec.status, rec.stream, rec.stream_chunks, rec.route, rec.method) == (
+        200,
+        True,
+        6,
+        "/v1/chat/completions",
+        "POST",
+    )
+    assert rec.ttfb_ms is not None and rec.latency_ms is not None and rec.latency_ms >= rec.ttfb_ms
+    assert rec.response_body == [b"data: 2\n\n", b"data: 3\n\n", b"data: 4\n\n", b"data: 5\n\n"]  # the tail only
+    assert len(sent) == 8
+
+
+def test_middleware_records_a_crash_and_a_cut_stream() -> None:
+    async def crash(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    collected = Collect()
+    with pytest.raises(RuntimeError):
+        drive(crash, collected=collected)
+    (crashed,) = collected.records
+    assert (crashed.status, crashed.error_type, crashed.error_message) == (500, "RuntimeError", "boom")
+
+    async def cut(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
+
+    collected, _ = drive(cut)
+    (rec,) = collected.records
+    assert (rec.status, rec.error_type) == (200, "client_disconnected")
+
+
+def test_middleware_leaves_the_observer_and_preflights_unrecorded() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    for path, method in (
+        ("/metrics", "GET"),
+        ("/dashboard", "GET"),
+        ("/dashboard/api/traffic", "GET"),
+        ("/v1/messages", "OPTIONS"),
+    ):
+        collected, sent = drive(app, path, method)
+        assert collected.records == [] and len(sent) == 2
+    collected, _ = drive(app, "/dashboardx", "GET")
+    assert len(collected.records) == 1
