@@ -12,7 +12,9 @@ options name their variables through the constants here.
 | COPILOT_HYBRID_NATIVE_LIB             | load the native library from this path                    |
 | COPILOT_HYBRID_FEATURE_<NAME>         | rollout mode of one feature (off, shadow, percent:N, on)  |
 | COPILOT_HYBRID_SHADOW_SAMPLE_RATE     | fraction of shadow calls that also run native             |
-| COPILOT_HYBRID_NO_METRICS=1           | no rollout counters are written                           |
+| COPILOT_HYBRID_NO_METRICS=1           | no metrics, request history or rollout counters at all    |
+| COPILOT_HYBRID_HISTORY_ROWS           | rows the request history keeps (`serve --history-rows`)   |
+| COPILOT_HYBRID_HISTORY_TEXT=1         | history keeps redacted prompt/answer text (opt-in)        |
 | COPILOT_HYBRID_ZIG                    | the zig executable for `build` (default: pinned ziglang)  |
 | COPILOT_HYBRID_OPTIMIZE               | optimize mode of the build hook (pip install)             |
 | COPILOT_HYBRID_REQUIRE_NATIVE=1       | the build hook fails instead of falling back to pure      |
@@ -51,6 +53,8 @@ NATIVE_LIBRARY_ENV: Final = "COPILOT_HYBRID_NATIVE_LIB"
 FEATURE_ENV_PREFIX: Final = "COPILOT_HYBRID_FEATURE_"
 SHADOW_SAMPLE_RATE_ENV: Final = "COPILOT_HYBRID_SHADOW_SAMPLE_RATE"
 NO_METRICS_ENV: Final = "COPILOT_HYBRID_NO_METRICS"
+HISTORY_ROWS_ENV: Final = "COPILOT_HYBRID_HISTORY_ROWS"
+HISTORY_TEXT_ENV: Final = "COPILOT_HYBRID_HISTORY_TEXT"
 ZIG_ENV: Final = "COPILOT_HYBRID_ZIG"
 OPTIMIZE_ENV: Final = "COPILOT_HYBRID_OPTIMIZE"
 REQUIRE_NATIVE_ENV: Final = "COPILOT_HYBRID_REQUIRE_NATIVE"
@@ -67,6 +71,7 @@ API_KEYS_ENV: Final = "COPILOT_HYBRID_API_KEYS"
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4141
 DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
+DEFAULT_HISTORY_ROWS: Final = 10_000
 DEFAULT_GITHUB_URL: Final = "https://github.com"
 DEFAULT_GITHUB_API_URL: Final = "https://api.github.com"
 

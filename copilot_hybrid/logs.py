@@ -1,13 +1,19 @@
 """Logging for every command: one stderr handler whose filter masks secrets
 (`copilot_hybrid.redact`) and escapes control characters. A record carrying
 `show_secret=True` (the `--show-token` output) is not masked: that is the
-operator's explicit request."""
+operator's explicit request.
+
+`serve --log-format json` swaps the text formatter for JsonFormatter: one
+JSON object per line, for log shippers."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from copilot_hybrid.redact import redact
 
@@ -84,7 +90,30 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(verbose: bool = False) -> None:
+class JsonFormatter(logging.Formatter):
+    """`{"time", "level", "logger", "message", ...}` per line; a record's
+    `fields` extra (the request log: the history's fields) is merged in, and
+    the whole line is redacted, fields included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update({k: v for k, v in fields.items() if k not in entry})
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        return line if getattr(record, "show_secret", False) else redact(line)
+
+
+def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
     """One stderr handler on the root logger, with redaction; uvicorn propagates to it."""
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -92,7 +121,10 @@ def setup_logging(verbose: bool = False) -> None:
             root.removeHandler(handler)
     handler = logging.StreamHandler()
     handler._copilot_hybrid = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

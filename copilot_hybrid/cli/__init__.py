@@ -14,6 +14,7 @@ import typer
 # Order is the order of `--help`.
 _COMMAND_MODULES = (
     "serve",
+    "requests",
     "auth",
     "usage",
     "emulator",

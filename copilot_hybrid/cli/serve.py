@@ -15,6 +15,7 @@ import typer
 
 from copilot_hybrid import config
 from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
+from copilot_hybrid.observe.settings import LOG_FORMATS, ObserveSettings
 
 if TYPE_CHECKING:
     from copilot_hybrid.server.runtime import Runtime
@@ -114,10 +115,38 @@ def serve_command(
             help="Let this web origin (https://app.example) call the proxy, with CORS headers (repeatable).",
         ),
     ] = None,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            help="text or json (one JSON object per line, and one line per request with the history's fields).",
+        ),
+    ] = "text",
+    history_rows: Annotated[
+        int,
+        typer.Option(
+            "--history-rows",
+            min=1,
+            envvar=config.HISTORY_ROWS_ENV,
+            show_envvar=True,
+            help="Requests the history keeps (the oldest go first).",
+        ),
+    ] = config.DEFAULT_HISTORY_ROWS,
+    history_text: Annotated[
+        bool,
+        typer.Option(
+            "--history-text",
+            envvar=config.HISTORY_TEXT_ENV,
+            show_envvar=True,
+            help="Also keep each request's last user text and the answer's text (redacted, capped).",
+        ),
+    ] = False,
 ) -> None:
     """Start the proxy: OpenAI and Anthropic APIs backed by your Copilot subscription."""
     from copilot_hybrid.server.settings import ServerSettings
 
+    if log_format not in LOG_FORMATS:
+        raise typer.BadParameter(f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}", param_hint="--log-format")
     settings = ServerSettings(
         host=host,
         port=port,
@@ -137,6 +166,9 @@ def serve_command(
         api_keys=tuple(api_key or ()) or config.api_keys_from_env(),
         allowed_hosts=tuple(allowed_host or ()),
         cors_origins=tuple(cors_origin or ()),
+        observe=ObserveSettings(
+            history_rows=history_rows, history_text=history_text, log_format="json" if log_format == "json" else "text"
+        ),
     )
     raise typer.Exit(run_server(settings, emulator=emulator))
 
@@ -150,7 +182,7 @@ def run_server(settings: ServerSettings, *, emulator: bool = False) -> int:
     from copilot_hybrid.logs import setup_logging
     from copilot_hybrid.server.access import check_access_settings
 
-    setup_logging(settings.verbose)
+    setup_logging(settings.verbose, settings.observe.log_format)
     log = logging.getLogger("copilot_hybrid.server")
     try:
         check_access_settings(settings)  # before anything starts or listens
@@ -201,6 +233,7 @@ async def _serve(settings: ServerSettings) -> int:
         import asyncio
 
         await asyncio.to_thread(claude_code_setup, runtime)
+    log.info("📊 Dashboard: %s/dashboard", settings.base_url)
     app = create_app(settings, runtime=runtime)
     config = uvicorn.Config(
         app,
@@ -209,6 +242,7 @@ async def _serve(settings: ServerSettings) -> int:
         log_config=None,  # our root handler (with token redaction) prints uvicorn's lines too
         lifespan="on",
         server_header=False,
+        access_log=settings.observe.log_format != "json",  # the request log carries more, as JSON
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from copilot_hybrid import config
 from copilot_hybrid.native.loader import load
-from copilot_hybrid.rollout import records, settings
+from copilot_hybrid.rollout import observers, records, settings
 from copilot_hybrid.rollout.modes import OFF, Mode, in_percent
 from copilot_hybrid.rollout.records import describe_outcome
 
@@ -175,13 +175,13 @@ def run(feature: Feature[In, Out], x: In, *, key: str | None = None) -> Out:
 
 def _reference(feature: Feature[In, Out], state: _FeatureState, x: In) -> Out:
     state.count("reference_calls")
-    return feature.reference(x)
+    return observers.timed(feature.name, "reference", feature.reference, x)
 
 
 def _native_with_fallback(feature: Feature[In, Out], state: _FeatureState, x: In) -> Out:
     state.count("native_calls")
     try:
-        result = feature.native(x)
+        result = observers.timed(feature.name, "native", feature.native, x)
     except Exception as exc:  # noqa: BLE001 - any native failure falls back
         state.count("native_errors")
         with state.lock:
@@ -230,7 +230,7 @@ def _shadow_compare(
         native_value: Any = None
         started = time.perf_counter_ns()
         try:
-            native_value = feature.native(x)
+            native_value = observers.timed(feature.name, "native", feature.native, x)
         except Exception as exc:  # noqa: BLE001 - recorded, never raised
             native_error = exc
             state.count("native_errors")

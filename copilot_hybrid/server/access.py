@@ -15,7 +15,8 @@ The proxy spends the user's Copilot quota for whoever reaches it, so by default
   `/token` answers the proxy's own origins only, never a `--cors-origin`.
 - CORS headers (Starlette's CORSMiddleware) for exactly those origins; no `*`.
 - Client keys (`--api-key`, COPILOT_HYBRID_API_KEYS): when set, every request
-  but the health check (`GET /`, `HEAD /`) and CORS preflights needs one, as
+  but the health check (`GET /`, `HEAD /`), the dashboard page and its assets (not
+  its data under /dashboard/api/) and CORS preflights needs one, as
   `Authorization: Bearer KEY`, `x-api-key: KEY` or `api-key: KEY`; else 401.
 
 Three pure ASGI layers, outermost first: BrowserGuard, CORS, KeyGuard, so a
@@ -219,6 +220,13 @@ class BrowserGuard:
         await self.app(scope, receive, send)
 
 
+def _is_key_free_page(path: str) -> bool:
+    """The health check and the dashboard's page and assets: no secret in them, and a
+    browser navigation cannot send a header. The dashboard's data (/dashboard/api/*)
+    needs the key, which the page sends from its #key=... fragment."""
+    return path in ("/", "/dashboard") or path.startswith("/dashboard/static/")
+
+
 class KeyGuard:
     """401 unless the request carries a client key (when keys are set)."""
 
@@ -230,7 +238,7 @@ class KeyGuard:
         if (
             scope["type"] != "http"
             or not self.policy.keys
-            or (scope["path"] == "/" and scope["method"] in ("GET", "HEAD"))  # health
+            or (scope["method"] in ("GET", "HEAD") and _is_key_free_page(scope["path"]))
             or self.policy.key_presented(scope["headers"])
         ):
             await self.app(scope, receive, send)

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from copilot_hybrid.errors import ApiError, AuthError, RateLimited, UpstreamError, UpstreamUnavailable
-from copilot_hybrid.server import access, routes_admin, routes_anthropic, routes_openai
+from copilot_hybrid.server import access, routes_admin, routes_anthropic, routes_observe, routes_openai
 from copilot_hybrid.server.errors import error_response, request_path, upstream_error_response
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.settings import ServerSettings
@@ -77,6 +77,7 @@ def create_app(settings: ServerSettings, *, runtime: Runtime | None = None) -> F
     install_error_handlers(app)
     access.install(app, settings)  # Host, Origin and CORS, client keys
     app.add_middleware(TrailingSlash)
+    routes_observe.register(app, rt)  # last: its recording middleware wraps all the others
     return app
 
 

@@ -19,6 +19,7 @@ from copilot_hybrid.copilot.headers import anthropic_initiator, has_vision
 from copilot_hybrid.copilot.models import tokenizer_name
 from copilot_hybrid.errors import ApiError, UpstreamError
 from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
@@ -46,6 +47,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
             openai_payload = anthropic_to_openai(payload, known_models=rt.models.by_id())
         except TranslationError as exc:
             raise ApiError(400, exc.message, param=exc.param) from exc
+        note(requested_model=payload["model"], resolved_model=openai_payload.get("model"))
         log.debug(
             "messages: model %s -> %s, stream=%s", payload["model"], openai_payload.get("model"), payload.get("stream")
         )
@@ -80,6 +82,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         payload = parse_object(body)
         require(payload, "model", str, "a string")
         require(payload, "messages", list, "an array")
+        note(requested_model=payload["model"])
         beta = request.headers.get("anthropic-beta")
         try:
             count = await asyncio.to_thread(_count_tokens, rt, payload, beta)

@@ -16,6 +16,7 @@ from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import has_vision, initiator_for
 from copilot_hybrid.copilot.models import max_output_tokens, public_model
 from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
@@ -48,6 +49,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         require(payload, "model", str, "a string")
         require(payload, "messages", list, "an array")
         require(payload, "stream", bool, "a boolean", required=False)
+        note(requested_model=payload["model"], resolved_model=payload["model"])
         messages = payload["messages"]
         await rt.approve(f"chat {payload['model']}")
         if payload.get("max_tokens") is None and payload.get("max_completion_tokens") is None:
@@ -68,6 +70,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         payload = parse_object(body)
         require(payload, "model", str, "a string")
         require(payload, "input", (str, list), "a string or an array")
+        note(requested_model=payload["model"], resolved_model=payload["model"])
         upstream = await rt.copilot.embeddings(body)
         return Response(upstream.content, status_code=upstream.status_code, media_type="application/json")
 

@@ -18,6 +18,7 @@ from copilot_hybrid.copilot.token import CopilotToken, CopilotTokenManager
 from copilot_hybrid.errors import ApiError
 from copilot_hybrid.github.login import GitHubLogin, setup_github_token
 from copilot_hybrid.github.vscode import VSCODE_VERSION_FALLBACK, fetch_vscode_version, pinned_vscode_version
+from copilot_hybrid.observe.upstream import watch_upstream
 from copilot_hybrid.redact import register_secret
 from copilot_hybrid.server.settings import ServerSettings
 
@@ -77,6 +78,8 @@ class Runtime:
     async def start(self) -> None:
         s = self.settings
         self._http = make_http_client(proxy_env=s.proxy_env)
+        if s.observe.enabled:
+            watch_upstream(self._http)
         if s.account_type.strip().lower() not in ("", "individual"):
             log.info("Using %s plan GitHub account", s.account_type)
         pinned = pinned_vscode_version()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from copilot_hybrid.config import (
     DEFAULT_GITHUB_API_URL,
@@ -12,6 +12,7 @@ from copilot_hybrid.config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_PORT,
 )
+from copilot_hybrid.observe.settings import ObserveSettings
 
 
 @dataclass
@@ -48,6 +49,8 @@ class ServerSettings:
     allowed_hosts: tuple[str, ...] = ()
     # Web origins that may call the proxy and get CORS headers (--cors-origin).
     cors_origins: tuple[str, ...] = ()
+    # Metrics, request history, JSON request log (copilot_hybrid/observe).
+    observe: ObserveSettings = field(default_factory=ObserveSettings)
 
     @property
     def base_url(self) -> str:

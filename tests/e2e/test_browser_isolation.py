@@ -181,6 +181,18 @@ def test_health_needs_no_key(keyed_proxy: Proxy) -> None:
     assert httpx.get(keyed_proxy.url + "/", timeout=10).text == "Server running"
 
 
+def test_dashboard_page_needs_no_key_but_its_data_and_metrics_do(keyed_proxy: Proxy) -> None:
+    # A browser navigation cannot send a header: the page (no data in it) loads without
+    # the key and sends the key from its #key= fragment on its API calls.
+    assert httpx.get(keyed_proxy.url + "/dashboard", timeout=10).status_code == 200
+    good = {"authorization": f"Bearer {KEYS[0]}"}
+    for path in ("/dashboard/api/status", "/metrics"):
+        assert httpx.get(keyed_proxy.url + path, timeout=10).status_code == 401, path
+        assert httpx.get(keyed_proxy.url + path, headers=good, timeout=10).status_code == 200, path
+    foreign = httpx.get(keyed_proxy.url + "/dashboard", headers={"origin": FOREIGN}, timeout=10)
+    assert foreign.status_code == 403
+
+
 def test_keys_never_reach_the_log(keyed_proxy: Proxy) -> None:
     # The model name is logged with --verbose: a client that sends a key there must not see it printed.
     httpx.post(keyed_proxy.url + "/v1/messages", json={**MESSAGES, "model": KEYS[1]}, headers={"x-api-key": KEYS[0]})
