@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from copilot_hybrid.emulator import chat
+from copilot_hybrid.emulator import chat, responses
 from copilot_hybrid.emulator.config import DEFAULT_GITHUB_TOKEN
 from copilot_hybrid.emulator.embeddings import embeddings_response
 from copilot_hybrid.emulator.http import (
@@ -48,6 +48,7 @@ class EmulatorApp:
             "/api/copilot_internal/user": {"GET": self._usage},
             "/copilot/models": {"GET": self._models},
             "/copilot/chat/completions": {"POST": self._chat},
+            "/copilot/responses": {"POST": lambda request: responses.handle(self, request)},
             "/copilot/embeddings": {"POST": self._embeddings},
         }
         self._control_routes: dict[str, dict[str, Handler]] = {
