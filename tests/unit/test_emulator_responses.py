@@ -13,7 +13,7 @@ import pytest
 
 from copilot_hybrid.emulator import Emulator
 from copilot_hybrid.translate.responses_common import encode_carrier
-from copilot_hybrid.translate.responses_fixes import ResponsesStreamFixer
+from copilot_hybrid.translate.responses_fixes import ResponsesStreamFixer, prepare_responses_request
 
 EDITOR = {"editor-version": "vscode/1.104.3"}
 WEATHER = {
@@ -252,3 +252,61 @@ def test_the_sdks_stream_helper_needs_the_id_fix(emu: Emulator, client: openai.O
         with fixed.responses.stream(model="gpt-5", input="hi") as stream:
             final = stream.get_final_response()
     assert final.output_text == "Hello from emulated gpt-5: hi"
+
+
+def sse_events(body: str) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
+
+
+def test_codex_apply_patch_through_the_fixes_and_the_emulator(emu: Emulator) -> None:
+    """Codex's custom apply_patch tool, prepared, answered by the emulated Copilot,
+    and fixed on the way back: a custom_tool_call Codex can apply."""
+    patch = "*** Begin Patch\n*** Add File: hello.txt\n+hello world\n*** End Patch\n"
+    codex = {
+        "model": "gpt-5",
+        "stream": True,
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "add hello.txt"}]}],
+        "tools": [
+            {
+                "type": "custom",
+                "name": "apply_patch",
+                "format": {"type": "grammar", "syntax": "lark", "definition": "start: x"},
+            }
+        ],
+        "tool_choice": "auto",
+        "service_tier": "auto",
+        "store": False,
+        "include": ["reasoning.encrypted_content"],
+    }
+    headers = {**EDITOR, "authorization": f"Bearer {emu.issue_copilot_token()}"}
+    refused = httpx.post(f"{emu.copilot_url}/responses", json=codex, headers=headers)
+    assert refused.status_code == 400  # as sent by Codex, Copilot refuses it
+    body, fixes = prepare_responses_request(
+        codex, {"id": "gpt-5", "capabilities": {"supports": {"reasoning_effort": ["low", "medium", "high"]}}}
+    )
+    emu.script({"tool_calls": [{"name": "apply_patch", "arguments": {"input": patch}, "id": "call_p1"}]})
+    answer = httpx.post(f"{emu.copilot_url}/responses", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    fixer = ResponsesStreamFixer(fixes)
+    events = [out for event in sse_events(answer.text) for out in fixer.feed(event)] + fixer.finish()
+    done = [e["item"] for e in events if e["type"] == "response.output_item.done"]
+    call = done[-1]
+    assert call["type"] == "custom_tool_call" and call["input"] == patch and call["call_id"] == "call_p1"
+    assert "".join(e["delta"] for e in events if e["type"] == "response.custom_tool_call_input.delta") == patch
+    assert events[-1]["type"] == "response.completed"
+    assert events[-1]["response"]["output"][-1] == call
+    # Codex replays the call and its output on the next turn; Copilot takes them as function items.
+    replay = {
+        **codex,
+        "input": [
+            *codex["input"],
+            *(item for item in done),
+            {"type": "custom_tool_call_output", "id": "ctco_1", "call_id": "call_p1", "output": "Success."},
+        ],
+    }
+    body, _ = prepare_responses_request(replay, None)
+    again = httpx.post(f"{emu.copilot_url}/responses", json=body, headers=headers)
+    assert again.status_code == 200, again.text
+    assert sse_events(again.text)[-1]["response"]["output"][-1]["content"][0]["text"].startswith(
+        "Hello from emulated gpt-5: the apply_patch tool returned"
+    )

@@ -425,3 +425,34 @@ def test_failures_end_in_one_error_event() -> None:
         [{"type": "response.incomplete", "response": {"incomplete_details": {"reason": "max_output_tokens"}}}]
     )
     assert incomplete[-2]["delta"]["stop_reason"] == "max_tokens"
+
+
+def test_documents_errors_and_orphaned_results() -> None:
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "document",
+                    "title": "spec.pdf",
+                    "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBER"},
+                },
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain text"}},
+                {"type": "tool_result", "tool_use_id": "gone", "content": "old result"},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "false"}}],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "exit 1", "is_error": True}],
+        },
+    ]
+    body, _ = messages_to_responses_request({"model": "m", "max_tokens": 10, "messages": messages}, CODEX)
+    first = body["input"][0]["content"]
+    assert first[0] == {"type": "input_text", "text": "[Result of tool call gone]\nold result"}  # no call before it
+    assert first[1] == {"type": "input_file", "filename": "spec.pdf", "file_data": "data:application/pdf;base64,JVBER"}
+    assert first[2] == {"type": "input_text", "text": "plain text"}
+    assert body["input"][-1] == {"type": "function_call_output", "call_id": "t1", "output": "Error:\n\nexit 1"}
