@@ -229,7 +229,7 @@ def custom_tool_input(arguments: Any) -> str:
         return arguments
     if isinstance(parsed, dict) and isinstance(parsed.get(CUSTOM_INPUT_FIELD), str):
         return str(parsed[CUSTOM_INPUT_FIELD])
-    return arguments
+    return "" if parsed == {} else arguments  # a call with no input at all
 
 
 def custom_call_arguments(text: Any) -> str:

@@ -107,6 +107,7 @@ def test_custom_tool_input() -> None:
     assert custom_tool_input('{"input": "*** Begin Patch\\n"}') == "*** Begin Patch\n"
     assert custom_tool_input('{"patch": "x"}') == '{"patch": "x"}'  # wrong shape: passed on as it came
     assert custom_tool_input("not json") == "not json"
+    assert custom_tool_input("{}") == "" and custom_tool_input("") == ""
 
 
 @given(st.text(), st.lists(st.integers(min_value=0, max_value=400), max_size=12), st.booleans())
