@@ -165,6 +165,9 @@ class Plan:
     #: Answer a stream request with one JSON body, as some upstreams do.
     no_stream: bool = False
     match: Match | None = None
+    #: /responses only: `response.failed` with this message after the first
+    #: DEFAULT_FAIL_AFTER events, instead of the rest of the answer.
+    response_failed: str | None = None
 
 
 DEFAULT_FAIL_AFTER = 3
@@ -173,7 +176,8 @@ _KEYWORD_HEAD = re.compile(r"\[\[([a-z][a-z-]*)")
 _TOOL_NAME = re.compile(r":([A-Za-z0-9_.\-]+)\s*")
 _INT_ARG = re.compile(r":(\d{1,7})\]\]")
 _ERROR_ARG = re.compile(r":(\d{3})(?:[ :]([^\]]*))?\]\]")
-_FLAG_KEYWORDS = ("split", "fail-midstream", "length", "content-filter")
+_FLAG_KEYWORDS = ("split", "fail-midstream", "length", "content-filter", "response-failed")
+DEFAULT_RESPONSE_FAILED = "An error occurred while processing your request."
 _DECODER = json.JSONDecoder()
 
 
@@ -213,6 +217,8 @@ def _parse_one(text: str, start: int, plan: Plan) -> int | None:
             plan.fail_after = DEFAULT_FAIL_AFTER
         elif name == "length":
             plan.force_length = True
+        elif name == "response-failed":
+            plan.response_failed = DEFAULT_RESPONSE_FAILED
         else:
             plan.finish_reason = "content_filter"
         return pos + 2
@@ -333,6 +339,7 @@ _SCRIPT_KEYS = {
     "raw_body",
     "no_stream",
     "match",
+    "response_failed",
 }
 _USAGE_KEYS = {"prompt_tokens", "completion_tokens", "cached_tokens"}
 
@@ -390,6 +397,13 @@ def plan_from_script(item: Mapping[str, Any]) -> Plan:
         plan.raw_body, plan.raw_body_given = item["raw_body"], True
     if item.get("match") is not None:
         plan.match = _script_match(item["match"])
+    failed = item.get("response_failed")
+    if failed is True:
+        plan.response_failed = DEFAULT_RESPONSE_FAILED
+    elif isinstance(failed, str) and failed:
+        plan.response_failed = failed
+    elif failed not in (None, False):
+        raise ValueError("response_failed must be a boolean or a message")
     return plan
 
 

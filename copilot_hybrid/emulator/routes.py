@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from copilot_hybrid.emulator import chat, messages
+from copilot_hybrid.emulator import chat, messages, responses
 from copilot_hybrid.emulator.catalog import EMBEDDING_DIMENSIONS, default_models
 from copilot_hybrid.emulator.config import DEFAULT_GITHUB_TOKEN
 from copilot_hybrid.emulator.embeddings import embeddings_response
@@ -51,6 +51,7 @@ class EmulatorApp:
             "/api/copilot_internal/user": {"GET": self._usage},
             "/copilot/models": {"GET": self._models},
             "/copilot/chat/completions": {"POST": self._chat},
+            "/copilot/responses": {"POST": lambda request: responses.handle(self, request)},
             "/copilot/embeddings": {"POST": self._embeddings},
             "/copilot/v1/messages": {"POST": self._messages},
             "/copilot/v1/messages/count_tokens": {"POST": self._count_tokens},

@@ -19,7 +19,7 @@ from copilot_hybrid.errors import TranslationError
 from ._js import js_stringify
 
 # normalize_model lives in copilot.resolution; re-exported while the server imports it from here.
-__all__ = ["anthropic_to_openai", "normalize_model"]
+__all__ = ["anthropic_to_openai", "normalize_model", "strip_billing_line"]
 
 # --------------------------------------------------------------------------- helpers
 
@@ -70,7 +70,7 @@ def _has_cache(block: Any) -> bool:
     return isinstance(block, dict) and isinstance(block.get("cache_control"), dict)
 
 
-def _strip_billing(text: str) -> str:
+def strip_billing_line(text: str) -> str:
     # Claude Code >= 2.1.15 puts an attribution line, with a per-request hash,
     # into the system prompt: it only wastes tokens and defeats prompt caching.
     return _BILLING_LINE.sub("", text) if "x-anthropic-billing-header:" in text else text
@@ -208,7 +208,7 @@ def _system_texts(system: Any, param: str, *, strip_billing: bool) -> tuple[list
     if system is None:
         return [], False
     if isinstance(system, str):
-        text = _strip_billing(system) if strip_billing else system
+        text = strip_billing_line(system) if strip_billing else system
         return ([text] if text.strip() else []), False
     if not isinstance(system, list):
         raise TranslationError("`system` must be a string or an array of text blocks", param=param)
@@ -219,7 +219,7 @@ def _system_texts(system: Any, param: str, *, strip_billing: bool) -> tuple[list
         if kind != "text":
             continue
         text = _text_of(block, f"{param}.{j}")
-        text = _strip_billing(text) if strip_billing else text
+        text = strip_billing_line(text) if strip_billing else text
         cached = cached or _has_cache(block)
         if text.strip():
             texts.append(text)
