@@ -1,7 +1,8 @@
 """The FastAPI app factory: `create_app(settings)`.
 
 Only pure ASGI wrappers (no BaseHTTPMiddleware, which costs a task per request):
-path normalisation (trailing slash) and CORS. Every error becomes an answer in
+path normalisation (trailing slash), CORS and the last-resort 500
+(server/internal_errors.py). Every error becomes an answer in
 the caller's own format; nothing a client sends can stop the server.
 """
 
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from copilot_hybrid.errors import ApiError, AuthError, RateLimited, UpstreamError, UpstreamUnavailable
 from copilot_hybrid.server import routes_admin, routes_anthropic, routes_openai
 from copilot_hybrid.server.errors import error_response, request_path, upstream_error_response
+from copilot_hybrid.server.internal_errors import InternalErrors
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.settings import ServerSettings
 
@@ -83,12 +85,14 @@ def create_app(settings: ServerSettings, *, runtime: Runtime | None = None) -> F
         allow_headers=["*"],
     )
     app.add_middleware(TrailingSlash)
+    app.add_middleware(InternalErrors)  # outermost: also catches what the other middleware raise
     return app
 
 
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        log.info("Rejected %s %s: %d %s", request.method, request_path(request), exc.status, exc.message)
         return error_response(
             request_path(request),
             exc.status,
@@ -136,15 +140,10 @@ def install_error_handlers(app: FastAPI) -> None:
             message = str(exc.detail)
         return error_response(path, exc.status_code, message, headers=exc.headers)
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        # Starlette re-raises after this answer, and uvicorn then logs the traceback.
-        log.error("Unhandled error on %s %s: %s", request.method, request_path(request), exc)
-        return error_response(request_path(request), 500, f"Internal error: {type(exc).__name__}: {exc}")
-
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RateLimited, rate_limited)
     app.add_exception_handler(UpstreamError, upstream_error)
     app.add_exception_handler(UpstreamUnavailable, upstream_unavailable)
     app.add_exception_handler(AuthError, auth_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
+    # Anything else: server/internal_errors.py (a fixed 500, one log line).
