@@ -1152,3 +1152,26 @@ test "windowed merges of long pieces equal one merge of the whole piece" {
         }
     }
 }
+
+test "out of memory anywhere in a windowed merge is an error and leaks nothing" {
+    const gpa = testing.allocator;
+    const file = try vocab_mod.testRankFile(gpa, &.{ "ab", "ba", "aa", "bb", "aab", "bba", "abab" });
+    defer gpa.free(file);
+    var diag: vocab_mod.Diagnostic = .{};
+    var v = try Vocab.init(gpa, file, &diag);
+    defer v.deinit(gpa);
+    var piece: [400]u8 = undefined;
+    var prng = std.Random.DefaultPrng.init(3);
+    for (&piece) |*b| b.* = "ab"[prng.random().uintLessThan(usize, 2)];
+    var fail_index: usize = 0;
+    while (true) : (fail_index += 1) {
+        var failing = std.testing.FailingAllocator.init(gpa, .{ .fail_index = fail_index });
+        const out = try gpa.alloc(u32, piece.len);
+        defer gpa.free(out);
+        var sink: IdSink(true) = .{ .out = out };
+        if (mergeWindowed(&v, failing.allocator(), &piece, 0, piece.len, &sink, 24, 5)) |_| {
+            try testing.expect(fail_index > 0);
+            break;
+        } else |err| try testing.expectEqual(error.OutOfMemory, err);
+    }
+}
