@@ -233,7 +233,7 @@ def _json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, _OutOfRange)):
         return "a number"
     if isinstance(value, str):
         return "a string"

@@ -102,6 +102,7 @@ def test_a_long_string_is_not_many_values() -> None:
         (b"{oops", "not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2"),
         (b'{"a": "\xff"}', "not valid UTF-8"),
         (b"[1]", "must be a JSON object, not an array"),
+        (b"NaN", "must be a JSON object, not a number"),
         (b"  ", "empty"),
     ],
 )
