@@ -213,7 +213,14 @@ class ReferenceBackend:
         return ids
 
     def count(self, text: str) -> int:
-        return len(self.encode(text))
+        text = clean_text(text)
+        if len(text) >= LONG_WHITESPACE_RUN and _LONG_WHITESPACE.search(text):
+            return len(self.encoding._encode_only_native_bpe(text))
+        # tiktoken has no count: its u32 buffer (what encode_to_numpy reads)
+        # costs 4 bytes a token, a list of ints ~36. With no special token
+        # allowed, encode is encode_ordinary.
+        buffer = self.encoding._core_bpe.encode_to_tiktoken_buffer(text, set())
+        return memoryview(buffer).nbytes // 4
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         data: bytes = self.encoding.decode_bytes(tokens)

@@ -9,7 +9,13 @@
 
 Shadow follows GitHub Scientist's contract: the caller always gets what the
 reference gives; the native run is sampled, timed, compared, and each
-mismatch is appended (redacted) to the feature's JSONL log.
+mismatch is appended (redacted) to the feature's JSONL log. One exception
+keeps shadow from doubling the cost of large inputs (the reference tokenizer
+took 36 s and 1.5 GB for 32 MB that native counts in 2 s): an input larger
+than SHADOW_SMALL_INPUT_BYTES runs the reference only while the feature's
+budget of SHADOW_BUDGET_SECONDS of reference CPU per minute allows it
+(expecting SHADOW_REFERENCE_NS_PER_BYTE, then charging what it took);
+otherwise native answers it alone, as in `on` (counter `shadow_over_budget`).
 After CIRCUIT_BREAKER_ERRORS consecutive native errors in percent/on, the
 feature is demoted to off for the rest of the process.
 Deciding never raises: any failure in the machinery falls back to off.
@@ -43,6 +49,13 @@ DECISION_TTL_SECONDS = 2.0
 FLUSH_INTERVAL_SECONDS = 5.0
 #: Each side's result in a mismatch log entry is cut to this many characters.
 LOG_TEXT_LIMIT = 512
+#: Shadow inputs up to this size (Feature.input_size) always run the reference.
+SHADOW_SMALL_INPUT_BYTES = 64 * 1024
+#: Reference CPU seconds per minute, per feature, that shadow may spend on larger inputs.
+SHADOW_BUDGET_SECONDS = 2.0
+#: What a large input is expected to cost in the reference before it ran:
+#: tiktoken's worst case, measured on one-character runs (~1.1 us per byte at 32 MB).
+SHADOW_REFERENCE_NS_PER_BYTE = 1000
 
 
 @dataclass(frozen=True)
@@ -64,11 +77,39 @@ class _FeatureState:
         self.demoted_reason: str | None = None
         self.decision: Decision | None = None
         self.decided_at = 0.0
+        self.shadow_budget = _ShadowBudget()
 
     def count(self, name: str, amount: int = 1) -> None:
         with self.lock:
             self.counters[name] = self.counters.get(name, 0) + amount
             self.unflushed[name] = self.unflushed.get(name, 0) + amount
+
+
+class _ShadowBudget:
+    """The reference CPU seconds shadow may still spend on large inputs: a
+    bucket that holds SHADOW_BUDGET_SECONDS and refills that much per minute.
+    A run that cost more than expected leaves it below zero for a while."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clock = time.monotonic
+        self.seconds = SHADOW_BUDGET_SECONDS
+        self.updated = self.clock()
+
+    def take(self, expected: float) -> bool:
+        with self.lock:
+            now = self.clock()
+            refill = (now - self.updated) * SHADOW_BUDGET_SECONDS / 60.0
+            self.seconds = min(SHADOW_BUDGET_SECONDS, self.seconds + refill)
+            self.updated = now
+            if self.seconds < expected:
+                return False
+            self.seconds -= expected
+            return True
+
+    def settle(self, expected: float, spent: float) -> None:
+        with self.lock:
+            self.seconds += expected - spent
 
 
 _states: dict[str, _FeatureState] = {}
@@ -199,7 +240,13 @@ def _native_with_fallback(feature: Feature[In, Out], state: _FeatureState, x: In
 
 
 def _shadow(feature: Feature[In, Out], state: _FeatureState, decision: Decision, x: In) -> Out:
+    size = feature.input_size(x)
+    expected = size * SHADOW_REFERENCE_NS_PER_BYTE / 1e9 if size > SHADOW_SMALL_INPUT_BYTES else 0.0
+    if expected and not state.shadow_budget.take(expected):
+        state.count("shadow_over_budget")
+        return _native_with_fallback(feature, state, x)
     started = time.perf_counter_ns()
+    started_cpu = time.thread_time_ns()
     reference_error: BaseException | None = None
     reference_value: Any = None
     try:
@@ -207,6 +254,8 @@ def _shadow(feature: Feature[In, Out], state: _FeatureState, decision: Decision,
     except Exception as exc:  # noqa: BLE001 - re-raised below, after the comparison
         reference_error = exc
     reference_ns = time.perf_counter_ns() - started
+    if expected:
+        state.shadow_budget.settle(expected, (time.thread_time_ns() - started_cpu) / 1e9)
     if decision.sample_rate >= 1.0 or random.random() < decision.sample_rate:  # noqa: S311
         _shadow_compare(feature, state, decision, x, reference_value, reference_error, reference_ns)
     if reference_error is not None:

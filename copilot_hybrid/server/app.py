@@ -2,8 +2,10 @@
 
 Only pure ASGI wrappers (no BaseHTTPMiddleware, which costs a task per request):
 path normalisation (trailing slash), then who may call (`access`: Host and
-Origin checks, CORS for allowed origins only, client keys). Every error becomes
-an answer in the caller's own format; nothing a client sends can stop the server.
+Origin checks, CORS for allowed origins only, client keys), the last-resort 500
+(server/internal_errors.py) and, outermost, the request recorder (observe).
+Every error becomes an answer in the caller's own format; nothing a client
+sends can stop the server.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from copilot_hybrid.errors import ApiError, AuthError, RateLimited, UpstreamError, UpstreamUnavailable
 from copilot_hybrid.server import access, routes_admin, routes_anthropic, routes_observe, routes_openai
 from copilot_hybrid.server.errors import error_response, request_path, upstream_error_response
+from copilot_hybrid.server.internal_errors import InternalErrors
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.settings import ServerSettings
 
@@ -77,13 +80,15 @@ def create_app(settings: ServerSettings, *, runtime: Runtime | None = None) -> F
     install_error_handlers(app)
     access.install(app, settings)  # Host, Origin and CORS, client keys
     app.add_middleware(TrailingSlash)
-    routes_observe.register(app, rt)  # last: its recording middleware wraps all the others
+    app.add_middleware(InternalErrors)  # outside the others: also catches what they raise
+    routes_observe.register(app, rt)  # last: its recording middleware wraps all the others, the 500s included
     return app
 
 
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        log.info("Rejected %s %s: %d %s", request.method, request_path(request), exc.status, exc.message)
         return error_response(
             request_path(request),
             exc.status,
@@ -131,15 +136,10 @@ def install_error_handlers(app: FastAPI) -> None:
             message = str(exc.detail)
         return error_response(path, exc.status_code, message, headers=exc.headers)
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        # Starlette re-raises after this answer, and uvicorn then logs the traceback.
-        log.error("Unhandled error on %s %s: %s", request.method, request_path(request), exc)
-        return error_response(request_path(request), 500, f"Internal error: {type(exc).__name__}: {exc}")
-
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RateLimited, rate_limited)
     app.add_exception_handler(UpstreamError, upstream_error)
     app.add_exception_handler(UpstreamUnavailable, upstream_unavailable)
     app.add_exception_handler(AuthError, auth_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
+    # Anything else: server/internal_errors.py (a fixed 500, one log line).

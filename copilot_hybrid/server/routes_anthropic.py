@@ -20,7 +20,7 @@ from copilot_hybrid.copilot.models import tokenizer_name
 from copilot_hybrid.errors import ApiError, UpstreamError
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.observe import note
-from copilot_hybrid.server.body import parse_object, read_body, require
+from copilot_hybrid.server.body import check_token_limits, parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.streams import SSE_HEADERS, iter_sse_data
@@ -33,6 +33,7 @@ def _check_messages_request(payload: dict[str, Any]) -> None:
     require(payload, "messages", list, "an array")
     require(payload, "max_tokens", int, "an integer", required=False)
     require(payload, "stream", bool, "a boolean", required=False)
+    check_token_limits(payload)
 
 
 def register(app: FastAPI, rt: Runtime) -> None:
@@ -82,6 +83,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         payload = parse_object(body)
         require(payload, "model", str, "a string")
         require(payload, "messages", list, "an array")
+        check_token_limits(payload)
         note(requested_model=payload["model"])
         beta = request.headers.get("anthropic-beta")
         try:
@@ -138,9 +140,11 @@ async def anthropic_events(upstream: httpx.Response, model: str) -> AsyncIterato
     except httpx.HTTPError as exc:
         log.warning("Upstream stream broke off: %s: %s", type(exc).__name__, exc)
         tail = translator.error(f"The upstream stream broke off ({type(exc).__name__})")
-    except Exception as exc:
-        log.exception("Stream translation failed")
-        tail = translator.error(f"Stream translation failed: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the client still gets an ending; the log gets the cause
+        log.error(
+            "Stream translation failed: %s: %s", type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG)
+        )
+        tail = translator.error("Stream translation failed (the proxy's log has the details)")
     finally:
         await upstream.aclose()
     if tail:

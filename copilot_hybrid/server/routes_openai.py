@@ -17,7 +17,7 @@ from copilot_hybrid.copilot.headers import has_vision, initiator_for
 from copilot_hybrid.copilot.models import max_output_tokens, public_model
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.observe import note
-from copilot_hybrid.server.body import parse_object, read_body, require
+from copilot_hybrid.server.body import check_token_limits, parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.streams import SSE_HEADERS, event_boundary, openai_stream_error
@@ -49,6 +49,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         require(payload, "model", str, "a string")
         require(payload, "messages", list, "an array")
         require(payload, "stream", bool, "a boolean", required=False)
+        check_token_limits(payload)
         note(requested_model=payload["model"], resolved_model=payload["model"])
         messages = payload["messages"]
         await rt.approve(f"chat {payload['model']}")

@@ -40,15 +40,12 @@ def _func_init(model_id: str) -> int:
     return 10 if model_id in ("gpt-3.5-turbo", "gpt-4") else 7
 
 
-def _entries(value: Any) -> list[tuple[str, Any]]:
-    """`Object.entries(value)` for a JSON value."""
+def _entries(value: dict[str, Any] | list[Any]) -> list[tuple[str, Any]]:
+    """`Object.entries(value)` for a JSON object or array (never a string:
+    one entry per character is a cost nobody should be able to ask for)."""
     if isinstance(value, dict):
         return js_key_order(value)
-    if isinstance(value, list):
-        return [(str(i), v) for i, v in enumerate(value)]
-    if isinstance(value, str):
-        return [(str(i), ch) for i, ch in enumerate(value)]
-    return []
+    return [(str(i), v) for i, v in enumerate(value)]
 
 
 def _text_or_json(value: Any) -> str:
@@ -122,13 +119,18 @@ def _property_tokens(name: str, prop: Any, count: Counter) -> int:
 def _parameters_tokens(parameters: Any, count: Counter) -> int:
     tokens = 0
     for key, value in _entries(parameters):
-        if key == "properties":
+        if key == "properties" and isinstance(value, (dict, list)):
             properties = _entries(value)
             if properties:
                 tokens += _PROP_INIT
                 for name, prop in properties:
                     tokens += _property_tokens(name, prop, count)
+        elif key == "properties" and value is None:
+            pass  # Object.entries(null) threw in copilot-api; nothing to count
         else:
+            # Any other key, and a `properties` that is not an object: its text.
+            # (copilot-api's Object.entries made a string one property per
+            # character: 16 MB of `properties` counted 57 M tokens.)
             tokens += count(f"{key}:{_text_or_json(value)}")
     return tokens
 

@@ -218,6 +218,87 @@ def test_whitespace_at_tiktokens_panic_limit() -> None:
     assert get_encoding("cl100k_base", backend="native").count(text) == 7814
 
 
+# ---- pieces longer than a native merge window (512 KiB) -----------------------------------
+
+
+def _long_pieces() -> dict[str, str]:
+    import random
+
+    rnd = random.Random(5)
+    return {
+        "one letter": "a" * 1_300_000,
+        "two letters at random": "".join(rnd.choice("ab") for _ in range(1_200_000)),
+        "letters at random": "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(1_100_000)),
+        "punctuation": "!?" * 600_000,
+        "accented": "é" * 700_000,
+    }
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "one letter",
+        "two letters at random",
+        *(pytest.param(label, marks=pytest.mark.slow) for label in ("letters at random", "punctuation", "accented")),
+    ],
+)
+def test_pieces_longer_than_a_merge_window_match_tiktoken(label: str) -> None:
+    """Native merges such pieces in windows; the tokens must be tiktoken's."""
+    tokenizer_native_or_skip()
+    text = _long_pieces()[label]
+    for name in ENCODINGS:
+        native = get_encoding(name, backend="native")
+        ids = native.encode(text)
+        assert ids == oracle_for(name).encode_ordinary(text), (label, name)
+        assert native.count(text) == len(ids)
+
+
+def test_multi_megabyte_pieces_match_bpe_openai() -> None:
+    """Pieces of several windows, against a peer that is linear on any input."""
+    tokenizer_native_or_skip()
+    try:
+        import bpe_openai._bindings as peer
+    except ImportError:
+        pytest.skip("bpe-openai (the bench extra) is not installed")
+    for text in ("a" * 3_000_000, "ab" * 1_500_000 + "c", " " * 2_000_000 + "x", "!" * 2_500_000):
+        for name in ENCODINGS:
+            assert get_encoding(name, backend="native").count(text) == peer.tokenizer_for_encoding(name).count(text)
+
+
+_LONG_PIECE_RSS_SCRIPT = textwrap.dedent(
+    """
+    import json, resource
+    from copilot_hybrid.tokenizer import get_encoding
+
+    enc = get_encoding("o200k_base", backend="native")
+    enc.count("warm up")
+    text = "a" * (32 * 1024 * 1024)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    count = enc.count(text)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"count": count, "added": after - before}))
+    """
+)
+
+
+def test_a_32_mb_piece_takes_little_scratch_memory() -> None:
+    """Merged whole, a 32 MB piece took ~900 MB of scratch; in windows ~30 MB
+    (plus the 32 MB UTF-8 copy the binding passes to C)."""
+    tokenizer_native_or_skip()
+    done = subprocess.run(
+        [sys.executable, "-c", _LONG_PIECE_RSS_SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["count"] == 4_194_304
+    assert result["added"] < 96 * 2**20, f"{result['added'] / 2**20:.0f} MB"
+
+
 # ---- the pre-tokenizer split ---------------------------------------------------------------
 
 

@@ -191,6 +191,27 @@ def test_empty_properties_and_missing_parameters(count: Callable[[str], int]) ->
     assert bare.input == 7 + count("t:") + 12
 
 
+def test_non_object_properties_count_as_their_text_never_per_character(count: Callable[[str], int]) -> None:
+    """copilot-api's Object.entries made a string `properties` one property per
+    character (16 MB counted 57,881,833 tokens and took +2.2 GB)."""
+    counted: list[str] = []
+
+    def recording(text: str) -> int:
+        counted.append(text)
+        return count(text)
+
+    text = "location" * 1000
+    result = count_openai_payload_tokens(
+        openai([], [fn("t", "d", {"type": "object", "properties": text})]), model_id="m", count=recording
+    )
+    assert result.input == 7 + count("t:d") + count("type:object") + count("properties:" + text) + 12
+    assert len(counted) == 3  # one call for the whole string, not one per character
+    for odd, text_of in ((5, "properties:5"), (True, "properties:true"), ([], None), (None, None)):
+        counted.clear()
+        count_openai_payload_tokens(openai([], [fn("t", "d", {"properties": odd})]), model_id="m", count=recording)
+        assert counted == ["t:d", *([text_of] if text_of else [])]
+
+
 def test_odd_payloads_never_raise(count: Callable[[str], int]) -> None:
     odd: list[Any] = [
         {"messages": None, "tools": "x"},

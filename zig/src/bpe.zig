@@ -9,7 +9,9 @@
 //!    vector merge, behind a per-call cache of recent pieces;
 //!  - up to 128 bytes: linear-scan merge in stack arrays;
 //!  - longer: a linked list of parts with a binary heap of candidate merges,
-//!    or rank buckets from 16 KiB on; O(n log n), so no input is quadratic.
+//!    or rank buckets from 16 KiB on; O(n log n), so no input is quadratic;
+//!  - over 512 KiB: the same in overlapping windows (`mergeWindowed`), with
+//!    the same tokens, so the scratch memory stays ~30 MB for any piece.
 //!
 //! Everything a call writes is on its stack or allocated (and freed) by it;
 //! the Vocab is only read, so one Tokenizer serves many threads at once.
@@ -335,14 +337,26 @@ const bucket_min = 16 * 1024;
 /// a linked list over byte offsets (see `Parts`); merges are taken from a
 /// priority queue of candidates ordered by (rank, start).
 fn mergeLarge(v: *const Vocab, gpa: Allocator, text: []const u8, start: usize, n: usize, sink: anytype) Error!void {
+    if (n > window_len) return mergeWindowed(v, gpa, text, start, n, sink, window_len, window_overlap);
     if (n >= bucket_min) return mergeWith(BucketQueue, v, gpa, text, start, n, sink);
     return mergeWith(HeapQueue, v, gpa, text, start, n, sink);
 }
 
 fn mergeWith(comptime Queue: type, v: *const Vocab, gpa: Allocator, text: []const u8, start: usize, n: usize, sink: anytype) Error!void {
+    var parts = try mergedParts(Queue, v, gpa, text, start, n);
+    defer parts.deinit(gpa);
+    if (@TypeOf(sink.*).counts_only) {
+        sink.n += parts.count;
+        return;
+    }
+    try parts.emit(n, sink);
+}
+
+/// The parts of text[start..][0..n] after every merge; the caller deinits them.
+fn mergedParts(comptime Queue: type, v: *const Vocab, gpa: Allocator, text: []const u8, start: usize, n: usize) Error!Parts {
     if (n < 2 or n > std.math.maxInt(u32) - 1) return error.OutOfMemory;
     var parts = try Parts.init(v, gpa, text, start, n);
-    defer parts.deinit(gpa);
+    errdefer parts.deinit(gpa);
     var queue = try Queue.init(v, gpa, n);
     defer queue.deinit(gpa);
     for (0..n - 1) |i| {
@@ -354,13 +368,71 @@ fn mergeWith(comptime Queue: type, v: *const Vocab, gpa: Allocator, text: []cons
         }
     }
     try queue.run(&parts);
+    return parts;
+}
 
-    if (@TypeOf(sink.*).counts_only) {
-        sink.n += parts.count;
-        return;
+fn windowParts(v: *const Vocab, gpa: Allocator, text: []const u8, start: usize, n: usize) Error!Parts {
+    if (n >= bucket_min) return mergedParts(BucketQueue, v, gpa, text, start, n);
+    return mergedParts(HeapQueue, v, gpa, text, start, n);
+}
+
+/// Pieces longer than this merge in windows of this size: one merge needs
+/// ~30 bytes of scratch per byte, so a 32 MB piece merged whole took ~900 MB.
+const window_len = 512 * 1024;
+/// The next window starts at the part boundary this far before the end of
+/// the current one (then twice and three times as far, if need be).
+const window_overlap = 32 * 1024;
+const window_tries = 3;
+
+/// The tokens of a long piece, exactly those of one merge of the whole
+/// piece, with the scratch memory of two windows.
+///
+/// Why this is exact, for the merge rule above (lowest rank of the joined
+/// bytes, leftmost on ties):
+///  1. Any run of consecutive final tokens is what the merge gives on those
+///     bytes alone: no merge crossed the run's outer boundaries, and inside
+///     it the same candidates are the lowest, in the same order.
+///  2. If the merge of L+E ends with the token E and the merge of E+R starts
+///     with E, the merge of L+E+R is L's tokens, E, R's tokens: the
+///     boundaries around E never join in either run, so each merge the whole
+///     run takes is the next merge of the left run or of the right one (of
+///     both, inside E), and it stops when both stop.
+/// So with window X = [a, a + len) merged, and Y = [s, s + len) merged from a
+/// part boundary s of X: when Y's first token is X's token at s, X's tokens
+/// before s are final (1 gives L+E from X, 2 applies by induction over the
+/// windows to the end of the piece). When they differ (the text right of
+/// X's end reached back past s), an earlier s is tried, then windows twice
+/// as long, up to the whole rest of the piece.
+fn mergeWindowed(v: *const Vocab, gpa: Allocator, text: []const u8, start: usize, n: usize, sink: anytype, first_len: usize, overlap: usize) Error!void {
+    const end = start + n;
+    var len = first_len;
+    var a = start;
+    var x = try windowParts(v, gpa, text, a, @min(len, end - a));
+    defer x.deinit(gpa);
+    next_window: while (a + x.n < end) {
+        var tries: usize = 1;
+        while (tries <= window_tries and tries * overlap < x.n) : (tries += 1) {
+            const s = x.partAt(x.n - tries * overlap);
+            if (s == 0) break;
+            var y = try windowParts(v, gpa, text, a + s, @min(len, end - a - s));
+            if (x.nodes[s].end - s == y.nodes[0].end) {
+                x.emit(s, sink) catch |err| {
+                    y.deinit(gpa);
+                    return err;
+                };
+                x.deinit(gpa);
+                x = y;
+                a += s;
+                continue :next_window;
+            }
+            y.deinit(gpa);
+        }
+        len *= 2;
+        const longer = try windowParts(v, gpa, text, a, @min(len, end - a));
+        x.deinit(gpa);
+        x = longer;
     }
-    var i: usize = 0;
-    while (i < n) : (i = parts.nodes[i].end) try sink.push(parts.nodes[i].tok);
+    try x.emit(x.n, sink);
 }
 
 /// The parts of one piece as a linked list over byte offsets. For each byte
@@ -419,6 +491,19 @@ const Parts = struct {
     fn deinit(self: *Parts, gpa: Allocator) void {
         gpa.free(self.memo);
         gpa.free(self.nodes);
+    }
+
+    /// Pushes the tokens of the parts that start before offset `upto`.
+    fn emit(self: *const Parts, upto: usize, sink: anytype) Error!void {
+        var i: usize = 0;
+        while (i < upto) : (i = self.nodes[i].end) try sink.push(self.nodes[i].tok);
+    }
+
+    /// The start of the part that covers offset `pos` (< n).
+    fn partAt(self: *const Parts, pos: usize) usize {
+        var i: usize = 0;
+        while (self.nodes[i].end <= pos) i = self.nodes[i].end;
+        return i;
     }
 
     /// Rank of the live part at `a` joined with the live part at `b`
@@ -783,13 +868,15 @@ fn referenceMerge(gpa: Allocator, v: *const Vocab, piece: []const u8, whole_firs
     return out;
 }
 
-const Route = enum { piece, heap, bucket };
+const Route = enum { piece, heap, bucket, windowed };
 
 fn encodeVia(comptime route: Route, gpa: Allocator, v: *const Vocab, piece: []const u8, sink: anytype, cache: *PieceCache) !void {
     switch (route) {
         .piece => try encodePiece(v, gpa, piece, 0, piece.len, sink, cache),
         .heap => try mergeWith(HeapQueue, v, gpa, piece, 0, piece.len, sink),
         .bucket => try mergeWith(BucketQueue, v, gpa, piece, 0, piece.len, sink),
+        // Tiny windows, so test pieces span many of them.
+        .windowed => try mergeWindowed(v, gpa, piece, 0, piece.len, sink, 24, 5),
     }
 }
 
@@ -815,7 +902,7 @@ fn expectSameAsReference(v: *const Vocab, piece: []const u8) !void {
     if (piece.len >= 2) {
         const want_merged = try referenceMerge(gpa, v, piece, false);
         defer gpa.free(want_merged);
-        inline for (.{ Route.heap, Route.bucket }) |route| {
+        inline for (.{ Route.heap, Route.bucket, Route.windowed }) |route| {
             const got_large = try encodeAll(gpa, v, piece, route);
             defer gpa.free(got_large);
             try testing.expectEqualSlices(u32, want_merged, got_large);
@@ -1003,5 +1090,88 @@ test "whole texts (piece cache, all routes) match the reference piece by piece" 
         var bad: u32 = 0;
         try testing.expectEqual(t.len, try tok.decode(got[0..n], back, &bad));
         try testing.expectEqualStrings(t, back);
+    }
+}
+
+test "windowed merges of long pieces equal one merge of the whole piece" {
+    const gpa = testing.allocator;
+    var prng = std.Random.DefaultPrng.init(7);
+    const rnd = prng.random();
+    for (0..8) |round| {
+        // Ordered and shuffled ranks; the shuffled ones make the right
+        // context reach back further, so windows disagree and grow.
+        var toks: std.ArrayList([]const u8) = .empty;
+        defer {
+            for (toks.items) |t| gpa.free(t);
+            toks.deinit(gpa);
+        }
+        var seen = std.StringHashMap(void).init(gpa);
+        defer seen.deinit();
+        while (toks.items.len < 120) {
+            const len = rnd.intRangeAtMost(usize, 2, 12);
+            const t = try gpa.alloc(u8, len);
+            for (t) |*b| b.* = "ab"[rnd.uintLessThan(usize, 2)];
+            if (seen.contains(t)) {
+                gpa.free(t);
+                continue;
+            }
+            try seen.put(t, {});
+            try toks.append(gpa, t);
+        }
+        if (round % 2 == 0) std.mem.sort([]const u8, toks.items, {}, struct {
+            fn shorter(_: void, l: []const u8, r: []const u8) bool {
+                return l.len < r.len;
+            }
+        }.shorter);
+        const file = try vocab_mod.testRankFile(gpa, toks.items);
+        defer gpa.free(file);
+        var diag: vocab_mod.Diagnostic = .{};
+        var v = try Vocab.init(gpa, file, &diag);
+        defer v.deinit(gpa);
+        const piece = try gpa.alloc(u8, 3000 + round * 500);
+        defer gpa.free(piece);
+        for (piece) |*b| b.* = if (round == 7) 'a' else "ab"[rnd.uintLessThan(usize, 2)];
+        var whole: std.ArrayList(u32) = .empty;
+        defer whole.deinit(gpa);
+        {
+            const out = try gpa.alloc(u32, piece.len);
+            defer gpa.free(out);
+            var sink: IdSink(true) = .{ .out = out };
+            try mergeWith(HeapQueue, &v, gpa, piece, 0, piece.len, &sink);
+            try whole.appendSlice(gpa, out[0..sink.n]);
+        }
+        for ([_][2]usize{ .{ 16, 3 }, .{ 64, 8 }, .{ 200, 40 }, .{ 1000, 100 } }) |shape| {
+            const out = try gpa.alloc(u32, piece.len);
+            defer gpa.free(out);
+            var sink: IdSink(true) = .{ .out = out };
+            try mergeWindowed(&v, gpa, piece, 0, piece.len, &sink, shape[0], shape[1]);
+            try testing.expectEqualSlices(u32, whole.items, out[0..sink.n]);
+            var counter: CountSink = .{};
+            try mergeWindowed(&v, gpa, piece, 0, piece.len, &counter, shape[0], shape[1]);
+            try testing.expectEqual(whole.items.len, counter.n);
+        }
+    }
+}
+
+test "out of memory anywhere in a windowed merge is an error and leaks nothing" {
+    const gpa = testing.allocator;
+    const file = try vocab_mod.testRankFile(gpa, &.{ "ab", "ba", "aa", "bb", "aab", "bba", "abab" });
+    defer gpa.free(file);
+    var diag: vocab_mod.Diagnostic = .{};
+    var v = try Vocab.init(gpa, file, &diag);
+    defer v.deinit(gpa);
+    var piece: [400]u8 = undefined;
+    var prng = std.Random.DefaultPrng.init(3);
+    for (&piece) |*b| b.* = "ab"[prng.random().uintLessThan(usize, 2)];
+    var fail_index: usize = 0;
+    while (true) : (fail_index += 1) {
+        var failing = std.testing.FailingAllocator.init(gpa, .{ .fail_index = fail_index });
+        const out = try gpa.alloc(u32, piece.len);
+        defer gpa.free(out);
+        var sink: IdSink(true) = .{ .out = out };
+        if (mergeWindowed(&v, failing.allocator(), &piece, 0, piece.len, &sink, 24, 5)) |_| {
+            try testing.expect(fail_index > 0);
+            break;
+        } else |err| try testing.expectEqual(error.OutOfMemory, err);
     }
 }
