@@ -2,7 +2,7 @@
 
     python tools/build_corpus.py [--out DIR] [--json]
 
-The builder lives in copilot_hybrid/features/tokenizer_corpus.py, so that
+The builder lives in copilot_hybrid/tokenizer/verify/corpus.py, so that
 `copilot-hybrid verify` and `bench` can build it on first use in an
 installed package too; this script is the command-line entry point.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from copilot_hybrid.features.tokenizer_corpus import build_corpus, corpus_dir
+from copilot_hybrid.tokenizer.verify.corpus import build_corpus, corpus_dir
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,22 +24,22 @@ def tokenizer_command(
     ] = None,
 ) -> None:
     """Single-thread count/encode MB/s over the corpus (native, tiktoken, rs-bpe, bpe-openai) and worst cases."""
-    from copilot_hybrid.features import tokenizer_bench
-    from copilot_hybrid.features.tokenizer_backends import ENCODING_NAMES, native_available
-    from copilot_hybrid.native.loader import load
+    from copilot_hybrid.tokenizer import ENCODING_NAMES, NativeUnavailable, get_encoding
+    from copilot_hybrid.tokenizer.verify import bench
 
     names = tuple(encoding or ENCODING_NAMES)
     unknown = [n for n in names if n not in ENCODING_NAMES]
     if unknown:
         typer.echo(f"error: unknown encoding {', '.join(unknown)}; known: {', '.join(ENCODING_NAMES)}", err=True)
         raise typer.Exit(2)
-    if not native_available():
-        native = load()
-        typer.echo(f"error: the native tokenizer is unavailable: {native.status}: {native.reason}", err=True)
-        raise typer.Exit(1)
+    try:
+        get_encoding(names[0], backend="native")
+    except NativeUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     if not json_output:
         typer.echo("benchmarking (one thread, interleaved rounds; about a minute)...", err=True)
-    report = tokenizer_bench.run(runs=runs, encodings=names)
+    report = bench.run(runs=runs, encodings=names)
     if json_output:
         typer.echo(json.dumps(report, indent=2))
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -16,50 +16,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(rollout_app, name="rollout")
 
 
-def feature_status() -> dict[str, Any]:
-    from copilot_hybrid.features import all_features
-    from copilot_hybrid.native.loader import load
-    from copilot_hybrid.rollout import records
-    from copilot_hybrid.rollout.runner import counters, decide, demotion
-
-    native = load()
-    result: dict[str, Any] = {
-        "native": {"status": native.status, "reason": native.reason, "build_id": native.build_id},
-        "features": {},
-    }
-    for feature in all_features():
-        decision = decide(feature)
-        verify = records.last_verify_result(feature.name)
-        persisted = records.read_counters(feature.name)
-        live = counters(feature.name)
-        totals = {
-            k: persisted.get(k, 0) + live.get(k, 0) for k in ("calls", "native_errors", "mismatches", "shadow_runs")
-        }
-        result["features"][feature.name] = {
-            "configured": str(decision.configured),
-            "source": decision.source,
-            "effective": str(decision.effective),
-            "reason": decision.reason,
-            "native_available": native.has(*feature.native_symbols),
-            "demoted": demotion(feature.name),
-            "verify": None
-            if verify is None
-            else {
-                "passed": verify.get("passed"),
-                "build_id": verify.get("build_id"),
-                "current_build": verify.get("build_id") == native.build_id,
-                "cases": verify.get("cases"),
-                "mismatches": verify.get("mismatches"),
-                "at": verify.get("finished_at"),
-            },
-            "counters": totals,
-        }
-    return result
-
-
 @rollout_app.command("status")
 def status_command(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Configured and effective mode of every feature, and why."""
+    from copilot_hybrid.features import feature_status
+
     status = feature_status()
     if json_output:
         typer.echo(json.dumps(status, indent=2))

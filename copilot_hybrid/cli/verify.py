@@ -33,7 +33,7 @@ def verify_command(
         if not native.ok:
             typer.echo(f"native is {native.status}: {native.reason}", err=True)
             raise typer.Exit(1)
-        same, ref_text, nat_text = verifier.replay(replay)
+        same, ref_text, nat_text = verifier.replay(replay, get_feature)
         typer.echo(f"{'match' if same else 'MISMATCH'}\n reference: {ref_text}\n native:    {nat_text}")
         raise typer.Exit(0 if same else 1)
     names = features or list(FEATURE_NAMES)

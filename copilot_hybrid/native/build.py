@@ -24,12 +24,15 @@ from pathlib import Path
 
 from copilot_hybrid import config
 from copilot_hybrid.errors import BuildError
+from copilot_hybrid.native.header import HEADER_NAME, constants
 
-ABI_VERSION = 1
 ZIG_PIN = "0.15.2"
 OPTIMIZE_MODES = ("ReleaseFast", "ReleaseSafe", "Debug")
 RECORD_NAME = "build.json"
-HEADER_NAME = "copilot_core.h"
+#: The program check_library runs in a fresh process. It imports every
+#: feature (each declares the smoke calls of its own exports: native/ knows
+#: only the handshake) and runs native/smoke.py over the library.
+SMOKE_PROGRAM = "copilot_hybrid.features"
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 #: Where the host build goes: inside the package, next to this file.
@@ -141,6 +144,9 @@ def build(
     header = zig_dir / "include" / HEADER_NAME
     if not root.is_file() or not header.is_file():
         raise BuildError(f"no Zig sources at {zig_dir} (expected src/root.zig and include/{HEADER_NAME})")
+    abi_version = constants(header.read_text(encoding="utf-8")).get("CH_ABI_VERSION")
+    if abi_version is None:
+        raise BuildError(f"{header} defines no CH_ABI_VERSION")
     if output_dir is None:
         output_dir = DEFAULT_OUTPUT_DIR if target is None else PACKAGE_DIR.parent / "build" / "native" / target
     started = time.perf_counter()
@@ -177,7 +183,7 @@ def build(
             output = (done.stderr or done.stdout).strip()
             raise BuildError(f"zig build-lib failed for {target or 'host'} ({optimize}):\n{output}")
         record: dict[str, object] = {
-            "abi_version": ABI_VERSION,
+            "abi_version": abi_version,
             "source_digest": digest,
             "zig_version": version,
             "target": target or "native",
@@ -228,7 +234,7 @@ def check_library(library: Path) -> str:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "copilot_hybrid.native.smoke", str(library)],
+            [sys.executable, "-m", SMOKE_PROGRAM, str(library)],
             capture_output=True,
             text=True,
             env=env,

@@ -10,13 +10,18 @@ Statuses:
                 installed package without sources, for another package version)
   abi_mismatch  built for another ABI version than this Python code speaks
   load_error    the file exists but cannot be loaded or lacks the handshake
+
+The cdef comes from the header this package's Python code is written
+against (native/header.py keeps its integer #defines, so `lib.CH_*` are the
+header's constants): zig/include in a source checkout, else the copy
+installed beside the library. The ABI this code speaks is that header's
+CH_ABI_VERSION; the library's own ch_abi_version() must equal it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +29,7 @@ from typing import Any
 
 from copilot_hybrid import __version__, config
 from copilot_hybrid.native import build as _build
+from copilot_hybrid.native.header import HEADER_NAME, cdef
 
 STATUSES = ("ok", "disabled", "missing", "stale", "abi_mismatch", "load_error")
 HANDSHAKE = ("ch_abi_version", "ch_source_digest", "ch_package_version", "ch_last_error")
@@ -76,32 +82,20 @@ def default_library_path() -> Path:
     return _build.DEFAULT_OUTPUT_DIR / _build.library_filename()
 
 
-_PREPROCESSOR = re.compile(r"^\s*#.*$", re.MULTILINE)
+def package_header(library: Path) -> Path:
+    """The header this package's Python code speaks: the source one in a
+    checkout, else the one installed beside `library`."""
+    source = _build.SOURCE_ZIG_DIR / "include" / HEADER_NAME
+    return source if source.is_file() else library.parent / HEADER_NAME
 
 
-def cdef_from_header(header_text: str) -> str:
-    """The header with preprocessor lines removed; cffi parses the rest."""
-    return _PREPROCESSOR.sub("", header_text)
-
-
-def header_functions(header_text: str) -> list[str]:
-    """Names of the ch_* functions declared in the header."""
-    text = re.sub(r"/\*.*?\*/", "", header_text, flags=re.DOTALL)
-    return sorted(set(re.findall(r"\b(ch_\w+)\s*\(", text)))
-
-
-def _header_for(library: Path) -> Path:
-    beside = library.parent / _build.HEADER_NAME
-    if beside.is_file():
-        return beside
-    return _build.SOURCE_ZIG_DIR / "include" / _build.HEADER_NAME
-
-
-def open_library(library: Path, *, check_sources: bool = True) -> NativeLibrary:
+def open_library(library: Path, *, header: Path | None = None, check_sources: bool = True) -> NativeLibrary:
     """Loads one library file and runs the handshake; never raises.
 
-    `check_sources=False` skips the staleness check (the build's own smoke
-    test: sources may be edited while it runs, the file is still sound).
+    `header` overrides package_header() (the build's smoke test checks a
+    fresh library against the header built with it); `check_sources=False`
+    skips the staleness check (sources may be edited while the smoke test
+    runs, the file is still sound).
     """
     if not library.is_file():
         return NativeLibrary("missing", f"no native library at {library} (run `copilot-hybrid build`)", library)
@@ -118,10 +112,14 @@ def open_library(library: Path, *, check_sources: bool = True) -> NativeLibrary:
     try:
         import cffi
 
-        header = _header_for(library)
+        header = header or package_header(library)
         ffi = cffi.FFI()
-        ffi.cdef(cdef_from_header(header.read_text(encoding="utf-8")))
+        ffi.cdef(cdef(header.read_text(encoding="utf-8")))
         lib = ffi.dlopen(str(library))
+        try:
+            expected_abi = int(lib.CH_ABI_VERSION)
+        except AttributeError:
+            return NativeLibrary("load_error", f"{header} defines no CH_ABI_VERSION", library, record)
         for symbol in HANDSHAKE:
             getattr(lib, symbol)
         abi = int(lib.ch_abi_version())
@@ -133,10 +131,10 @@ def open_library(library: Path, *, check_sources: bool = True) -> NativeLibrary:
         return NativeLibrary("load_error", f"{library} lacks a handshake export: {exc}", library, record)
     except Exception as exc:  # noqa: BLE001 - cffi raises OSError, CDefError, ...: all mean "cannot load"
         return NativeLibrary("load_error", f"cannot load {library}: {exc}", library, record)
-    if abi != _build.ABI_VERSION:
+    if abi != expected_abi:
         return NativeLibrary(
             "abi_mismatch",
-            f"{library} speaks native ABI {abi}, this package needs ABI {_build.ABI_VERSION}; rebuild it",
+            f"{library} speaks native ABI {abi}, this package needs ABI {expected_abi}; rebuild it",
             library,
             record,
             source_digest=digest,

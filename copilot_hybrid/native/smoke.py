@@ -1,60 +1,65 @@
 """Smoke-calls every export of a freshly built library, in its own process.
 
-Run as `python -m copilot_hybrid.native.smoke LIBRARY`; exits 0 and prints
-one line per export when every call returned, non-zero with the reason
-otherwise. Every function declared in the header must have an entry in
-SMOKE_CALLS: a new export without one fails the build on purpose.
+The build's fresh-process check (native/build.py check_library) runs
+`python -m copilot_hybrid.features LIBRARY`, which hands this module the
+smoke calls every feature declares for its own exports
+(`Feature.native_exports`); native/ itself knows only the handshake. It
+prints one line per export when every call returned and exits non-zero
+with the reason otherwise. Every function the header declares needs
+exactly one smoke call: a new export without one fails the build on
+purpose, and so does a smoke call for an export the header lacks.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from copilot_hybrid.native.loader import header_functions, open_library
+from copilot_hybrid.native.header import HEADER_NAME, functions
+from copilot_hybrid.native.loader import HANDSHAKE, open_library
 
+#: Called as call(ffi, lib); returns something printable. Calls with bad
+#: arguments (NULL handles, empty tables) are welcome: they must fail cleanly.
 SmokeCall = Callable[[Any, Any], object]
 
 
-def _tok_new(ffi: Any, lib: Any) -> object:
-    out = ffi.new("ch_tokenizer **")
-    status = lib.ch_tok_new(0, b"", 0, out)  # empty rank file: must fail cleanly
-    lib.ch_tok_free(out[0])
-    return status
+def _handshake_call(name: str) -> SmokeCall:
+    def call(ffi: Any, lib: Any) -> object:
+        value = getattr(lib, name)()
+        return value if isinstance(value, int) else ffi.string(value)
+
+    return call
 
 
-SMOKE_CALLS: dict[str, SmokeCall] = {
-    "ch_abi_version": lambda ffi, lib: lib.ch_abi_version(),
-    "ch_source_digest": lambda ffi, lib: ffi.string(lib.ch_source_digest()),
-    "ch_package_version": lambda ffi, lib: ffi.string(lib.ch_package_version()),
-    "ch_last_error": lambda ffi, lib: ffi.string(lib.ch_last_error()),
-    "ch_rate_limit_decide": lambda ffi, lib: lib.ch_rate_limit_decide(
-        0, 1, 5, 10, 0, ffi.new("int64_t *"), ffi.new("int64_t *")
-    ),
-    "ch_tok_new": _tok_new,
-    "ch_tok_free": lambda ffi, lib: lib.ch_tok_free(ffi.NULL),
-    "ch_tok_count": lambda ffi, lib: lib.ch_tok_count(ffi.NULL, b"x", 1),
-    "ch_tok_encode": lambda ffi, lib: lib.ch_tok_encode(ffi.NULL, b"x", 1, ffi.new("uint32_t[1]"), 1),
-    "ch_tok_decode": lambda ffi, lib: lib.ch_tok_decode(ffi.NULL, ffi.new("uint32_t[1]"), 1, ffi.new("uint8_t[1]"), 1),
-    "ch_tok_split": lambda ffi, lib: lib.ch_tok_split(0, b"a b", 3, ffi.new("uint32_t[3]"), 3),
-}
+HANDSHAKE_CALLS: Final[Mapping[str, SmokeCall]] = {name: _handshake_call(name) for name in HANDSHAKE}
 
 
-def smoke(library: Path) -> list[str]:
+def smoke(library: Path, feature_calls: Mapping[str, SmokeCall]) -> list[str]:
     """Returns one report line per export; raises RuntimeError on a failure."""
-    native = open_library(library, check_sources=False)
+    header = library.parent / HEADER_NAME
+    if not header.is_file():
+        raise RuntimeError(f"no {HEADER_NAME} beside {library}")
+    native = open_library(library, header=header, check_sources=False)
     if not native.ok:
         raise RuntimeError(f"{native.status}: {native.reason}")
-    header = library.parent / "copilot_core.h"
-    if not header.is_file():
-        raise RuntimeError(f"no copilot_core.h beside {library}")
+    twice = sorted(set(HANDSHAKE_CALLS) & set(feature_calls))
+    if twice:
+        raise RuntimeError(f"features declare smoke calls for handshake exports: {', '.join(twice)}")
+    calls = {**HANDSHAKE_CALLS, **feature_calls}
+    declared = functions(header.read_text(encoding="utf-8"))
+    undeclared = sorted(set(calls) - set(declared))
+    if undeclared:
+        raise RuntimeError(f"smoke calls for exports {HEADER_NAME} does not declare: {', '.join(undeclared)}")
     lines = []
-    for name in header_functions(header.read_text(encoding="utf-8")):
-        call = SMOKE_CALLS.get(name)
+    for name in declared:
+        call = calls.get(name)
         if call is None:
-            raise RuntimeError(f"{name} is declared but has no smoke call in copilot_hybrid/native/smoke.py")
+            raise RuntimeError(
+                f"{name} is declared in {HEADER_NAME} but no feature declares a smoke call for it "
+                "(Feature.native_exports of the feature that uses it)"
+            )
         try:
             result = call(native.ffi, native.lib)
         except AttributeError as exc:
@@ -63,18 +68,14 @@ def smoke(library: Path) -> list[str]:
     return lines
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], feature_calls: Mapping[str, SmokeCall]) -> int:
     if len(argv) != 1:
-        print("usage: python -m copilot_hybrid.native.smoke LIBRARY", file=sys.stderr)
+        print("usage: python -m copilot_hybrid.features LIBRARY", file=sys.stderr)
         return 2
     try:
-        lines = smoke(Path(argv[0]))
+        lines = smoke(Path(argv[0]), feature_calls)
     except Exception as exc:  # noqa: BLE001 - report any failure as the reason
         print(str(exc), file=sys.stderr)
         return 1
     print("\n".join(lines))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -218,7 +218,7 @@ def latest_mismatches(path: Path, count: int = MISMATCHES_SHOWN) -> list[dict[st
 
 
 def native(timings: RolloutTimings) -> dict[str, Any]:
-    from copilot_hybrid.cli.rollout import feature_status
+    from copilot_hybrid.features import feature_status
     from copilot_hybrid.native.loader import load
     from copilot_hybrid.rollout import records, runner
 

@@ -1,5 +1,8 @@
 """Decides who answers a feature call, and runs it.
 
+The rest of the code never calls a feature's sides itself: it calls
+`wrap(feature)`, a Rollout, which runs every call through `run` below.
+
 | mode      | who answers                         | native errors                      |
 |-----------|-------------------------------------|------------------------------------|
 | off       | reference                           | native never runs                  |
@@ -28,16 +31,14 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from copilot_hybrid import config
 from copilot_hybrid.native.loader import load
 from copilot_hybrid.rollout import observers, records, settings
+from copilot_hybrid.rollout.feature import Feature
 from copilot_hybrid.rollout.modes import OFF, Mode, in_percent
 from copilot_hybrid.rollout.records import describe_outcome
-
-if TYPE_CHECKING:
-    from copilot_hybrid.features.base import Feature
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -168,6 +169,12 @@ def current_decision(feature: Feature[Any, Any]) -> Decision:
     return fresh
 
 
+def answers_natively(feature: Feature[Any, Any]) -> bool:
+    """Whether native answers every call of `feature` now (mode `on` and
+    usable), for calls that bypass `run`, such as the tokenizer's decode."""
+    return current_decision(feature).effective.kind == "on"
+
+
 def reset(feature_name: str | None = None) -> None:
     """Forgets cached decisions, counters and demotions (tests, reloads)."""
     with _states_lock:
@@ -212,6 +219,30 @@ def run(feature: Feature[In, Out], x: In, *, key: str | None = None) -> Out:
         return _native_with_fallback(feature, state, x)
     finally:
         _maybe_flush()
+
+
+class Rollout(Generic[In, Out]):
+    """A feature as the rest of the code calls it: `rolled(x, key=...)`
+    answers from the reference or native as the feature's mode says."""
+
+    __slots__ = ("feature",)
+
+    def __init__(self, feature: Feature[In, Out]) -> None:
+        self.feature = feature
+
+    def __repr__(self) -> str:
+        return f"<Rollout of {self.feature.name}>"
+
+    def __call__(self, x: In, *, key: str | None = None) -> Out:
+        return run(self.feature, x, key=key)
+
+    def answers_natively(self) -> bool:
+        return answers_natively(self.feature)
+
+
+def wrap(feature: Feature[In, Out]) -> Rollout[In, Out]:
+    """The callable the rest of the code uses for `feature`."""
+    return Rollout(feature)
 
 
 def _reference(feature: Feature[In, Out], state: _FeatureState, x: In) -> Out:

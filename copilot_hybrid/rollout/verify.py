@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from copilot_hybrid.features.base import Feature
 from copilot_hybrid.native.loader import load
 from copilot_hybrid.rollout import records
+from copilot_hybrid.rollout.feature import Feature
 from copilot_hybrid.rollout.records import describe_outcome
 
 CASE_TEXT_LIMIT = 2000
@@ -140,11 +140,10 @@ def verify_feature(
     return result
 
 
-def replay(path: Path) -> tuple[bool, str, str]:
-    """Reruns one case file; (same, reference, native)."""
-    from copilot_hybrid.features import get_feature
-
+def replay(path: Path, find_feature: Callable[[str], Feature[Any, Any]]) -> tuple[bool, str, str]:
+    """Reruns one case file; (same, reference, native). `find_feature`
+    maps the file's feature name to the feature (copilot_hybrid.features)."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    feature = get_feature(data["feature"])
+    feature = find_feature(data["feature"])
     same, ref_text, nat_text, _, _ = check_one(feature, feature.case_from_json(data["input"]))
     return same, ref_text, nat_text

@@ -1,7 +1,7 @@
 """The --rate-limit limiter shared by the chat and messages routes.
 
 The decision itself is the migratable feature `rate_limit`
-(copilot_hybrid/features/rate_limit.py); this class keeps its state.
+(copilot_hybrid/rate_limit.py); this class keeps its state.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from copilot_hybrid.errors import RateLimited
-from copilot_hybrid.features.rate_limit import FEATURE, REJECT, WAIT, LimiterDecision, LimiterInput
+from copilot_hybrid.rate_limit import Action, LimiterDecision, LimiterInput, decide
 
 
 class RateLimiter:
@@ -41,7 +41,7 @@ class RateLimiter:
     def decide_now(self) -> LimiterDecision:
         with self._lock:
             now_ms = int(self._clock() * 1000)
-            decision = FEATURE(LimiterInput(self._last_ms, now_ms, self.interval_ms, self.wait), key="limiter")
+            decision = decide(LimiterInput(self._last_ms, now_ms, self.interval_ms, self.wait), key="limiter")
             self._last_ms = decision.new_last_ms
             return decision
 
@@ -49,7 +49,7 @@ class RateLimiter:
         if not self.enabled:
             return
         decision = self.decide_now()
-        if decision.action == REJECT:
+        if decision.action is Action.REJECT:
             raise RateLimited(max(1, math.ceil(decision.delay_ms / 1000)))
-        if decision.action == WAIT:
+        if decision.action is Action.WAIT:
             await asyncio.sleep(decision.delay_ms / 1000)

@@ -5,7 +5,8 @@ when the library cannot serve the tokenizer AND COPILOT_HYBRID_REQUIRE_NATIVE
 is not "1"; with it set, an unavailable native tokenizer fails the test.
 
 `oracle` is tiktoken 0.14 built here, independently of the code under test,
-from the vocab files and tiktoken_ext's patterns.
+from the vocab files and tiktoken_ext's own constructors (pattern, special
+tokens).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ ENCODINGS = ("cl100k_base", "o200k_base")
 
 
 def tokenizer_native_or_skip() -> None:
-    from copilot_hybrid.features.tokenizer_backends import native_available
     from copilot_hybrid.native.loader import load
+    from copilot_hybrid.tokenizer._native import native_available
 
     if native_available():
         return
@@ -61,8 +62,7 @@ def oracle_for(name: str) -> Any:
     if name not in _oracles:
         import tiktoken
         from tiktoken.load import load_tiktoken_bpe
-
-        from copilot_hybrid.features.tokenizer_cases import ENCODINGS as PATTERNS
+        from tiktoken_ext import openai_public
 
         data_dir = os.path.join(os.path.dirname(__file__), "..", "..", "copilot_hybrid", "data")
         hashes = dict(
@@ -75,13 +75,10 @@ def oracle_for(name: str) -> Any:
             ranks = load_tiktoken_bpe(
                 os.path.join(data_dir, f"{name}.tiktoken"), expected_hash=hashes[f"{name}.tiktoken"]
             )
-        special = (
-            {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
-             "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276}
-            if name == "cl100k_base"
-            else {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
-        )  # fmt: skip
-        _oracles[name] = tiktoken.Encoding(name, pat_str=PATTERNS[name], mergeable_ranks=ranks, special_tokens=special)
+        # tiktoken_ext's constructor, with the local ranks instead of its download.
+        with mock.patch.object(openai_public, "load_tiktoken_bpe", return_value=ranks):
+            params = getattr(openai_public, name)()
+        _oracles[name] = tiktoken.Encoding(**params)
     return _oracles[name]
 
 

@@ -4,7 +4,7 @@ tiktoken 0.14.0's split on Unicode 16.0), for both encodings.
 
 Covers every Unicode scalar value in several contexts, whitespace edge cases
 (also past tiktoken's 999,999-character panic limit, where the native answer
-is the unbounded regex's), real text from this machine, random text and random
+is the unbounded regex's), real text (the corpus), random text and random
 bytes (invalid UTF-8: each bad byte is one punctuation-like character), plus
 linear time on adversarial inputs and the generated Unicode tables being
 current.
@@ -23,12 +23,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from copilot_hybrid.features import tokenizer_cases as tc
-from copilot_hybrid.features.tokenizer_backends import utf8_text
+from copilot_hybrid.tokenizer._reference import TIKTOKEN_PANIC_RUN
+from copilot_hybrid.tokenizer._text import utf8_text
+from copilot_hybrid.tokenizer.verify import texts
+from copilot_hybrid.tokenizer.verify.corpus import load_corpus
+from copilot_hybrid.tokenizer.verify.split import reference_split, reference_split_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 ENCODINGS = ("cl100k_base", "o200k_base")
-KIND = {"cl100k_base": 0, "o200k_base": 1}
 REQUIRE_NATIVE = os.environ.get("COPILOT_HYBRID_REQUIRE_NATIVE") == "1"
 
 Split = Callable[[str, bytes], list[int]]
@@ -61,7 +63,8 @@ def native_split() -> Split:
     def split(encoding: str, data: bytes) -> list[int]:
         cap = max(1, len(data))
         out = ffi.new("uint32_t[]", cap)
-        n = int(lib.ch_tok_split(KIND[encoding], data, len(data), out, cap))
+        kind = getattr(lib, f"CH_TOK_{encoding.upper()}")  # the header's constant
+        n = int(lib.ch_tok_split(kind, data, len(data), out, cap))
         assert n >= 0, f"ch_tok_split returned {n}: {native.last_error()}"
         ends: list[int] = ffi.unpack(out, n)
         return ends
@@ -77,7 +80,7 @@ def _pieces(data: bytes, ends: list[int]) -> list[bytes]:
 def assert_same_split(native_split: Split, encoding: str, text: str) -> None:
     data = utf8_text(text)
     got = native_split(encoding, data)
-    want = tc.reference_split(encoding, text)
+    want = reference_split(encoding, text)
     if got != want:
         # Show the pieces, not 10k offsets.
         pytest.fail(f"{encoding}: {_pieces(data, got)[:40]!r}\n  != {_pieces(data, want)[:40]!r}")
@@ -104,7 +107,7 @@ KNOWN: list[tuple[str, str, list[str]]] = [
 def test_known_splits(native_split: Split, encoding: str, text: str, pieces: list[str]) -> None:
     data = text.encode("utf-8")
     assert _pieces(data, native_split(encoding, data)) == [p.encode("utf-8") for p in pieces]
-    assert tc.reference_split(encoding, text) == native_split(encoding, data)
+    assert reference_split(encoding, text) == native_split(encoding, data)
 
 
 def test_empty_text(native_split: Split) -> None:
@@ -119,27 +122,42 @@ def test_empty_text(native_split: Split) -> None:
 def test_every_scalar_value_in_context(native_split: Split, encoding: str) -> None:
     # Every 8th chunk keeps the suite fast; `copilot-hybrid verify tokenizer`
     # runs the whole sweep.
-    for text in itertools.islice(tc.unicode_sweep_texts(), 0, None, 8):
+    for text in itertools.islice(texts.unicode_sweep_texts(), 0, None, 8):
         assert_same_split(native_split, encoding, text)
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_whitespace_edges(native_split: Split, encoding: str) -> None:
-    for text in tc.whitespace_edge_texts():
+    for text in texts.whitespace_edge_texts():
         assert_same_split(native_split, encoding, text)
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_whitespace_runs_past_tiktoken_panic_limit(native_split: Split, encoding: str) -> None:
     # tiktoken panics here; the answer is the unbounded regex's.
-    n = tc.WHITESPACE_PANIC_RUN + 200_000
+    n = TIKTOKEN_PANIC_RUN + 200_000
     for text in (" " * n + "x", "\u3000" * n + "x", " " * n, "\t" * n + "\n" + "x"):
         assert_same_split(native_split, encoding, text)
 
 
+def real_text_sample(total_chars: int = 500_000) -> list[str]:
+    """About `total_chars` of the corpus: an equal share per kind (code,
+    prose, man pages, gettext...), spread over the kind's documents so that
+    every gettext language is in it (`verify tokenizer` runs the whole corpus)."""
+    documents = load_corpus().documents
+    kinds = sorted({doc.kind for doc in documents})
+    share = total_chars // len(kinds)
+    sample: list[str] = []
+    for kind in kinds:
+        texts_of_kind = [doc.text for doc in documents if doc.kind == kind]
+        per_document = max(1000, share // len(texts_of_kind))
+        sample += [text[:per_document] for text in texts_of_kind[: max(1, share // per_document)]]
+    return sample
+
+
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_local_real_text(native_split: Split, encoding: str) -> None:
-    for text in tc.local_text_samples(max_bytes=500_000):
+def test_real_text(native_split: Split, encoding: str) -> None:
+    for text in real_text_sample():
         assert_same_split(native_split, encoding, text)
 
 
@@ -193,7 +211,7 @@ def test_random_text(native_split: Split, text: str) -> None:
 @given(data=_data)
 def test_random_bytes_including_invalid_utf8(native_split: Split, data: bytes) -> None:
     for encoding in ENCODINGS:
-        assert native_split(encoding, data) == tc.reference_split_bytes(encoding, data), data
+        assert native_split(encoding, data) == reference_split_bytes(encoding, data), data
 
 
 # ---- linear time -------------------------------------------------------------------------

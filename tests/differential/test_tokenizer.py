@@ -19,17 +19,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from copilot_hybrid.features import tokenizer_backends as backends
-from copilot_hybrid.features.tokenizer import FEATURE, TokenizerFeature, TokenizerInput
-from copilot_hybrid.features.tokenizer_samples import EDGE_TEXTS, contraction_texts
 from copilot_hybrid.tokenizer import (
     Encoding,
     NativeUnavailable,
     VocabularyError,
+    _encoding,
+    _native,
+    _text,
+    _vocab,
     encoding_for_model,
     encoding_name_for_model,
     get_encoding,
 )
+from copilot_hybrid.tokenizer._feature import FEATURE, TokenizerFeature, TokenizerInput
+from copilot_hybrid.tokenizer._reference import TIKTOKEN_PANIC_RUN
+from copilot_hybrid.tokenizer.verify.corpus import load_corpus
+from copilot_hybrid.tokenizer.verify.texts import EDGE_TEXTS, contraction_texts
 from tests.differential.conftest import ENCODINGS, oracle_for, tokenizer_native_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,8 +68,6 @@ def test_edge_texts_match_tiktoken(enc: Encoding, oracle: Any) -> None:
 
 
 def test_corpus_sample_matches_tiktoken(enc: Encoding, oracle: Any) -> None:
-    from copilot_hybrid.features.tokenizer_corpus import load_corpus
-
     docs = load_corpus().documents[::25]
     for doc in docs:
         expected = oracle.encode_ordinary(doc.text)
@@ -209,7 +212,7 @@ def test_whitespace_at_tiktokens_panic_limit() -> None:
         import bpe_openai._bindings as peer
     except ImportError:
         peer = None
-    text = " " * 999_999 + "x"
+    text = " " * TIKTOKEN_PANIC_RUN + "x"
     for name in ENCODINGS:
         native = get_encoding(name, backend="native").count(text)
         assert get_encoding(name, backend="reference").count(text) == native
@@ -304,15 +307,15 @@ def test_a_32_mb_piece_takes_little_scratch_memory() -> None:
 
 def test_native_split_matches_regex() -> None:
     tokenizer_native_or_skip()
-    from copilot_hybrid.features.tokenizer import split_oracle_available
-    from copilot_hybrid.features.tokenizer_cases import reference_split, whitespace_edge_texts
+    from copilot_hybrid.tokenizer.verify.split import oracle_available, reference_split
+    from copilot_hybrid.tokenizer.verify.texts import whitespace_edge_texts
 
-    if not split_oracle_available():
+    if not oracle_available():
         pytest.skip("needs regex==2024.11.6")
     texts = [*EDGE_TEXTS, *contraction_texts(), *list(whitespace_edge_texts(long_run=5000))[::7]]
     for name in ENCODINGS:
         for text in texts:
-            assert backends.native_split(name, text) == reference_split(name, text), (name, text)
+            assert _native.native_split(name, text) == reference_split(name, text), (name, text)
 
 
 # ---- verify ---------------------------------------------------------------------------------
@@ -349,7 +352,7 @@ def test_verify_reports_a_mismatch_and_replays_it(tmp_path: Path) -> None:
 
 
 def test_cases_are_deterministic() -> None:
-    from copilot_hybrid.features.tokenizer_samples import random_texts
+    from copilot_hybrid.tokenizer.verify.texts import random_texts
 
     assert list(random_texts(30, 5, ["some document text"])) == list(random_texts(30, 5, ["some document text"]))
     assert list(random_texts(30, 5)) != list(random_texts(30, 6))
@@ -437,8 +440,8 @@ def test_auto_backend_follows_the_rollout_mode(monkeypatch: pytest.MonkeyPatch, 
 
 def test_native_failure_falls_back_in_on_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     tokenizer_native_or_skip()
-    from copilot_hybrid.features import tokenizer as feature_module
     from copilot_hybrid.rollout import runner
+    from copilot_hybrid.tokenizer import _feature as feature_module
 
     def broken(name: str) -> Any:
         raise MemoryError("simulated")
@@ -454,8 +457,6 @@ def test_native_failure_falls_back_in_on_mode(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_batches_equal_serial_calls(enc: Encoding) -> None:
-    from copilot_hybrid.features.tokenizer_corpus import load_corpus
-
     texts = [doc.text[:3000] for doc in load_corpus().documents[:120]] + ["", "x", "\ud800"]
     assert enc.count_batch(texts) == [enc.count(t) for t in texts]
     assert enc.encode_batch(texts, num_threads=3) == [enc.encode(t) for t in texts]
@@ -466,7 +467,7 @@ def test_concurrent_calls_from_many_threads() -> None:
     tokenizer_native_or_skip()
     from concurrent.futures import ThreadPoolExecutor
 
-    backends.drop_loaded_tables()  # first use races on the lazy load too
+    _encoding.drop_loaded_tables()  # first use races on the lazy load too
     texts = [f"thread text {i} with some words, numbers {i * 7919} and 中文 {'!' * (i % 5)}" for i in range(400)]
     expected = {name: [len(oracle_for(name).encode_ordinary(t)) for t in texts] for name in ENCODINGS}
 
@@ -556,11 +557,11 @@ def test_memory_bounded_and_no_growth() -> None:
 
 def test_tables_load_once() -> None:
     tokenizer_native_or_skip()
-    backends.drop_loaded_tables()
-    first = backends.native_backend("o200k_base")
-    assert backends.native_backend("o200k_base") is first
+    _encoding.drop_loaded_tables()
+    first = _native.native_backend("o200k_base")
+    assert _native.native_backend("o200k_base") is first
     assert get_encoding("o200k_base", backend="native").count("x") == 1
-    assert backends.native_backend("o200k_base") is first
+    assert _native.native_backend("o200k_base") is first
 
 
 # ---- vocabulary files -------------------------------------------------------------------------
@@ -568,15 +569,15 @@ def test_tables_load_once() -> None:
 
 def test_sha256sums_file_matches_the_pinned_hashes() -> None:
     sums = {}
-    for line in (backends.DATA_DIR / "SHA256SUMS").read_text(encoding="ascii").splitlines():
+    for line in (_vocab.DATA_DIR / "SHA256SUMS").read_text(encoding="ascii").splitlines():
         digest, name = line.split()
         sums[name.removesuffix(".tiktoken")] = digest
-    assert sums == backends.VOCAB_SHA256
+    assert sums == _vocab.VOCAB_SHA256
 
 
 def _copy_data(tmp_path: Path) -> Path:
     data = tmp_path / "data"
-    shutil.copytree(backends.DATA_DIR, data)
+    shutil.copytree(_vocab.DATA_DIR, data)
     for path in data.iterdir():
         path.chmod(0o644)
     return data
@@ -589,10 +590,10 @@ def test_damaged_vocab_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     raw[100] ^= 1
     vocab.write_bytes(bytes(raw))
     with pytest.raises(VocabularyError, match="sha256"):
-        backends.read_vocab("o200k_base", data)
-    assert backends.read_vocab("cl100k_base", data)  # the other file is fine
-    monkeypatch.setattr(backends, "DATA_DIR", data)
-    backends.drop_loaded_tables()
+        _vocab.read_vocab("o200k_base", data)
+    assert _vocab.read_vocab("cl100k_base", data)  # the other file is fine
+    monkeypatch.setattr(_vocab, "DATA_DIR", data)
+    _encoding.drop_loaded_tables()
     try:
         with pytest.raises(VocabularyError, match="not the official o200k_base"):
             get_encoding("o200k_base", backend=tok_backend).count("hello")  # type: ignore[arg-type]
@@ -601,7 +602,7 @@ def test_damaged_vocab_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             get_encoding("o200k_base", backend=tok_backend).count("hello")  # type: ignore[arg-type]
     finally:
         monkeypatch.undo()
-        backends.drop_loaded_tables()
+        _encoding.drop_loaded_tables()
     assert get_encoding("o200k_base", backend=tok_backend).count("hello") == 1  # type: ignore[arg-type]
 
 
@@ -610,15 +611,15 @@ def test_damaged_vocab_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_one_boundary_rule() -> None:
     for text in ("plain", "é中😀", "a\ud800b", "\ud83d\ude00", "\udfff\ud800"):
-        assert backends.utf8_text(text) == backends.clean_text(text).encode("utf-8")
-        assert backends.clean_text(text) == text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        assert _text.utf8_text(text) == _text.clean_text(text).encode("utf-8")
+        assert _text.clean_text(text) == text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 # ---- corpus -------------------------------------------------------------------------------------
 
 
 def test_corpus_is_big_enough_and_checked(tmp_path: Path) -> None:
-    from copilot_hybrid.features import tokenizer_corpus
+    from copilot_hybrid.tokenizer.verify import corpus as tokenizer_corpus
 
     corpus = tokenizer_corpus.load_corpus()
     assert corpus.meta["bytes"] >= 5_000_000
@@ -710,7 +711,7 @@ def test_cli_native_unavailable_is_a_clear_error() -> None:
 def test_bench_parts() -> None:
     tokenizer_native_or_skip()
     from copilot_hybrid.cli.bench import format_report
-    from copilot_hybrid.features import tokenizer_bench
+    from copilot_hybrid.tokenizer.verify import bench as tokenizer_bench
 
     impls = tokenizer_bench.implementations("cl100k_base")
     assert [i.name for i in impls][:2] == ["native", "tiktoken"]

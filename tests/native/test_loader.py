@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from copilot_hybrid.features.rate_limit import FEATURE as RATE_LIMIT
-from copilot_hybrid.features.rate_limit import LimiterInput, decide
 from copilot_hybrid.native import build as native_build
-from copilot_hybrid.native import loader
+from copilot_hybrid.native import header, loader
+from copilot_hybrid.rate_limit import FEATURE as RATE_LIMIT
+from copilot_hybrid.rate_limit import LimiterInput, decide, reference_decide
 from copilot_hybrid.rollout import runner
 from tests.conftest import native_or_skip
 
@@ -44,7 +44,7 @@ def assert_still_works_on_reference(status: str) -> None:
     decision = runner.decide(RATE_LIMIT)
     assert decision.effective.kind == "off"
     assert status in decision.reason or (status == "disabled" and "kill switch" in decision.reason)
-    assert RATE_LIMIT(SAMPLE) == decide(SAMPLE)
+    assert decide(SAMPLE) == reference_decide(SAMPLE)
     done = subprocess.run(
         [sys.executable, "-m", "copilot_hybrid", "debug", "--json"], capture_output=True, text=True, check=False
     )
@@ -127,7 +127,7 @@ def assert_still_works_on_reference_in_process(status: str) -> None:
     # monkeypatched source tree, so stale is checked in this process only.
     decision = runner.decide(RATE_LIMIT)
     assert decision.effective.kind == "off" and status in decision.reason
-    assert RATE_LIMIT(SAMPLE) == decide(SAMPLE)
+    assert decide(SAMPLE) == reference_decide(SAMPLE)
 
 
 OTHER_ABI = """
@@ -161,12 +161,54 @@ def test_ok_library_passes_the_handshake() -> None:
     native_or_skip()
     native = loader.load()
     assert native.ok and native.source_digest == native_build.source_digest(native_build.SOURCE_ZIG_DIR)
-    assert native.record["abi_version"] == native_build.ABI_VERSION
+    assert native.record["abi_version"] == native.lib.CH_ABI_VERSION == native.lib.ch_abi_version()
     assert native.has("ch_rate_limit_decide") and not native.has("ch_no_such_export")
 
 
+SOURCE_HEADER = native_build.SOURCE_ZIG_DIR / "include" / header.HEADER_NAME
+
+
 def test_cdef_comes_from_the_header() -> None:
-    header = (native_build.SOURCE_ZIG_DIR / "include" / native_build.HEADER_NAME).read_text()
-    names = loader.header_functions(header)
+    text = SOURCE_HEADER.read_text()
+    names = header.functions(text)
     assert {"ch_abi_version", "ch_rate_limit_decide"} <= set(names)
-    assert "#" not in loader.cdef_from_header(header)
+    directives = [line for line in header.cdef(text).splitlines() if line.lstrip().startswith("#")]
+    assert directives and all(line.startswith("#define CH_") for line in directives), directives
+
+
+def test_header_constants_reach_python() -> None:
+    """Every integer #define of the header is readable as lib.NAME (cffi
+    parses them from the cdef), negative status codes included."""
+    native_or_skip()
+    lib = loader.load().lib
+    constants = header.constants(SOURCE_HEADER.read_text())
+    assert {"CH_ABI_VERSION", "CH_E_OUT_OF_MEMORY", "CH_TOK_O200K_BASE", "CH_RATE_LIMIT_REJECT"} <= set(constants)
+    assert constants["CH_E_TOO_LARGE"] < 0
+    for name, value in constants.items():
+        assert getattr(lib, name) == value, name
+
+
+def test_cdef_keeps_only_the_defines_cffi_reads() -> None:
+    text = (
+        "#ifndef X_H\n#define X_H\n#include <stdint.h>\n#define A 1\n  # define B -5\n#define C 0x10\n#define D (1)\n"
+    )
+    assert header.constants(text) == {"A": 1, "B": -5, "C": 16}
+    assert [line for line in header.cdef(text).splitlines() if line] == [
+        "#define A 1",
+        "  # define B -5",
+        "#define C 0x10",
+    ]
+
+
+def test_expected_abi_version_is_the_headers(tmp_path: Path) -> None:
+    """The ABI this package speaks is the header's CH_ABI_VERSION, not a
+    copy: the same library against a header that says 2 is a mismatch."""
+    library = copy_build(tmp_path)
+    other = tmp_path / "other.h"
+    other.write_text(SOURCE_HEADER.read_text().replace("#define CH_ABI_VERSION 1", "#define CH_ABI_VERSION 2"))
+    native = loader.open_library(library, header=other)
+    assert native.status == "abi_mismatch" and "speaks native ABI 1" in native.reason and "needs ABI 2" in native.reason
+    assert loader.open_library(library, header=SOURCE_HEADER).ok
+    other.write_text(SOURCE_HEADER.read_text().replace("#define CH_ABI_VERSION 1", ""))
+    native = loader.open_library(library, header=other)
+    assert native.status == "load_error" and "CH_ABI_VERSION" in native.reason

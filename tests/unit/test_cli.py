@@ -105,14 +105,15 @@ def test_verify_writes_reproducible_case_files_on_mismatch(monkeypatch: pytest.M
     """A deliberately wrong native side: every mismatch becomes a case file
     that --replay reruns."""
     native_or_skip()
-    from copilot_hybrid.features import rate_limit
+    from copilot_hybrid import rate_limit
+    from copilot_hybrid.features import get_feature
     from copilot_hybrid.rollout.verify import replay, verify_feature
 
     real_native = rate_limit.FEATURE.native
 
     def off_by_one(x: rate_limit.LimiterInput) -> rate_limit.LimiterDecision:
         d = real_native(x)
-        return rate_limit.LimiterDecision(d.action, d.delay_ms + 1, d.new_last_ms) if d.action else d
+        return rate_limit.LimiterDecision(d.action, d.delay_ms + 1, d.new_last_ms) if d.delay_ms else d
 
     monkeypatch.setattr(rate_limit.FEATURE, "native", off_by_one)
     result = verify_feature(rate_limit.FEATURE, count=50, seed=3)
@@ -120,8 +121,8 @@ def test_verify_writes_reproducible_case_files_on_mismatch(monkeypatch: pytest.M
     assert records.last_verify_result("rate_limit")["passed"] is False  # type: ignore[index]
     case = json.loads(Path(result.case_files[0]).read_text())
     assert case["feature"] == "rate_limit" and "input" in case
-    same, _, _ = replay(Path(result.case_files[0]))
+    same, _, _ = replay(Path(result.case_files[0]), get_feature)
     assert same is False
     monkeypatch.undo()
-    same, _, _ = replay(Path(result.case_files[0]))
+    same, _, _ = replay(Path(result.case_files[0]), get_feature)
     assert same is True

@@ -4,27 +4,32 @@ test controls (the real features are compared in tests/differential)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from copilot_hybrid.features.base import Case, Feature
 from copilot_hybrid.native.loader import NativeLibrary
-from copilot_hybrid.rollout import records, runner
+from copilot_hybrid.native.smoke import SmokeCall
+from copilot_hybrid.rollout import Case, Feature, records, runner, wrap
 
 
 class Fake(Feature[str, str]):
     name = "fake"
     summary = "test double"
-    native_symbols = ()
+    native_exports: ClassVar[Mapping[str, SmokeCall]] = {}
 
     def __init__(self) -> None:
         self.native_calls = 0
         self.reference_calls = 0
         self.native_result: str | Exception = "same"
         self.reference_result: str | Exception = "same"
+        self.rolled = wrap(self)
+
+    def __call__(self, x: str, *, key: str | None = None) -> str:
+        """The fake as callers call a feature: through rollout.wrap."""
+        return self.rolled(x, key=key)
 
     def reference(self, x: str) -> str:
         self.reference_calls += 1
@@ -169,3 +174,13 @@ def test_evaluation_never_raises(fake: Fake, monkeypatch: pytest.MonkeyPatch) ->
     decision = runner.decide(fake)
     assert decision.effective.kind == "off" and "loader exploded" in decision.reason
     assert fake("x") == "same"
+
+
+def test_answers_natively_only_in_on_mode(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> None:
+    for mode, expected in (("off", False), ("shadow", False), ("percent:100", False), ("on", True)):
+        use_mode(monkeypatch, mode)
+        assert runner.answers_natively(fake) is expected, mode
+        assert fake.rolled.answers_natively() is expected, mode
+    monkeypatch.setattr(runner, "load", lambda: NativeLibrary("missing", "no library"))
+    runner.reset()
+    assert not fake.rolled.answers_natively()

@@ -2,9 +2,14 @@
  * copilot_core.h: the C ABI of copilot-hybrid's native core.
  *
  * This header is the single source of truth: Python's cffi cdef is read from
- * it (preprocessor lines stripped) and a Zig test (src/root.zig) checks at
- * compile time that every function declared here is exported by the library
- * with the same shape, and that every export is declared here.
+ * it (integer #defines kept, so Python reads lib.CH_*; other preprocessor
+ * lines stripped) and a Zig test (src/root.zig) checks at compile time that
+ * every function declared here is exported by the library with the same
+ * shape, that every export is declared here, and that the Zig values of
+ * every constant below equal these.
+ *
+ * cffi accepts "#define NAME <integer>" only: no parentheses, no
+ * expressions (a negative literal such as -5 is fine).
  *
  * Rules:
  *  - integers, pointers and lengths only; the caller owns every buffer, or
@@ -46,17 +51,21 @@ const char *ch_last_error(void);
  * last_ms is the last granted slot (ignored when has_last == 0), now_ms the
  * caller's monotonic clock, interval_ms the minimum gap (<= 0: no limit),
  * wait_mode != 0 asks to queue instead of being rejected.
- * Returns 0 (allow), 1 (wait *out_delay_ms, then go) or 2 (reject; retry
- * after *out_delay_ms); *out_new_last is the state to store.
- * Arithmetic saturates at the int64 range.
+ * Returns CH_RATE_LIMIT_ALLOW, CH_RATE_LIMIT_WAIT (wait *out_delay_ms, then
+ * go) or CH_RATE_LIMIT_REJECT (retry after *out_delay_ms); *out_new_last is
+ * the state to store. Arithmetic saturates at the int64 range.
  */
+#define CH_RATE_LIMIT_ALLOW 0
+#define CH_RATE_LIMIT_WAIT 1
+#define CH_RATE_LIMIT_REJECT 2
+
 int32_t ch_rate_limit_decide(int64_t last_ms, int32_t has_last, int64_t now_ms,
                              int64_t interval_ms, int32_t wait_mode,
                              int64_t *out_delay_ms, int64_t *out_new_last);
 
 /* ---- tokenizer ----------------------------------------------------------- */
 
-/* Encodings, by kind: 0 = cl100k_base, 1 = o200k_base. */
+/* Encodings: the `kind` of ch_tok_new and ch_tok_split. */
 #define CH_TOK_CL100K_BASE 0
 #define CH_TOK_O200K_BASE 1
 

@@ -1,6 +1,6 @@
 //! The rate limiter's decision as a pure function of (state, now, interval),
 //! so that `copilot-hybrid verify rate_limit` can compare it exactly with the
-//! Python reference (copilot_hybrid/features/rate_limit.py).
+//! Python reference (copilot_hybrid/rate_limit.py).
 
 const std = @import("std");
 

@@ -6,6 +6,8 @@ const std = @import("std");
 const build_info = @import("build_info");
 const rate_limit = @import("rate_limit.zig");
 
+/// Must equal the header's CH_ABI_VERSION (checked by the test below); Python
+/// reads the header's value, so this is the one copy outside it.
 pub const abi_version: u32 = 1;
 
 pub const Status = enum(i32) {
@@ -81,12 +83,9 @@ fn failFmt(status: Status, comptime fmt: []const u8, args: anytype) i32 {
     return fail(status, msg.ptr);
 }
 
+/// The header's CH_TOK_* kind as an encoding (the test below keeps the values equal).
 fn tokEncoding(kind: u32) ?pretokenize.Encoding {
-    return switch (kind) {
-        0 => .cl100k_base,
-        1 => .o200k_base,
-        else => null,
-    };
+    return std.meta.intToEnum(pretokenize.Encoding, kind) catch null;
 }
 
 fn tokSelf(tok: ?*const TokHandle) ?*const bpe.Tokenizer {
@@ -171,22 +170,18 @@ pub export fn ch_tok_split(kind: u32, text: ?[*]const u8, len: usize, out_ends: 
 
 // ---- header drift check -------------------------------------------------
 // Compiled only in tests (needs libc headers for stdint.h): every ch_*
-// function of the header must be exported here with the same C shape, and
-// every ch_* export here must be declared in the header.
+// function of the header must be exported here with the same C shape,
+// every ch_* export here must be declared in the header, and the header's
+// constants must equal the Zig values they stand for.
 
 test "header and exports agree" {
     const c = @cImport(@cInclude("copilot_core.h"));
     @setEvalBranchQuota(200_000);
     const root = @This();
     try std.testing.expectEqual(@as(comptime_int, c.CH_ABI_VERSION), abi_version);
-    inline for (@typeInfo(Status).@"enum".fields) |field| {
-        const name = comptime blk: {
-            var upper: [field.name.len]u8 = undefined;
-            _ = std.ascii.upperString(&upper, field.name);
-            break :blk "CH_E_" ++ upper;
-        };
-        try std.testing.expectEqual(@as(comptime_int, @field(c, name)), field.value);
-    }
+    try expectConstants(c, "CH_E_", Status);
+    try expectConstants(c, "CH_RATE_LIMIT_", rate_limit.Action);
+    try expectConstants(c, "CH_TOK_", pretokenize.Encoding);
     comptime var header_count = 0;
     inline for (@typeInfo(c).@"struct".decls) |decl| {
         if (comptime std.mem.startsWith(u8, decl.name, "ch_") and
@@ -209,6 +204,20 @@ test "header and exports agree" {
         }
     }
     try std.testing.expectEqual(header_count, export_count);
+}
+
+/// Every field of `Enum` has a `prefix ++ UPPER_NAME` constant in the header
+/// with the same value (the header is where Python reads them from).
+fn expectConstants(comptime c: type, comptime prefix: []const u8, comptime Enum: type) !void {
+    inline for (@typeInfo(Enum).@"enum".fields) |field| {
+        const name = comptime blk: {
+            var upper: [field.name.len]u8 = undefined;
+            _ = std.ascii.upperString(&upper, field.name);
+            break :blk prefix ++ upper;
+        };
+        if (!@hasDecl(c, name)) @compileError("copilot_core.h lacks " ++ name);
+        try std.testing.expectEqual(@as(comptime_int, @field(c, name)), field.value);
+    }
 }
 
 fn checkSameShape(comptime name: []const u8, comptime Header: type, comptime Export: type) void {

@@ -1,5 +1,7 @@
-"""Inputs for tokenizer verify and tests: hand-picked edge cases and seeded
-random strings. Pure functions, no I/O."""
+"""Generated inputs for tokenizer verify and tests: hand-picked edge texts,
+contractions, whitespace runs (below and at tiktoken's panic limit), the
+sweep of every Unicode scalar value, and seeded random strings. Pure
+functions, no I/O (real text is the corpus, corpus.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,7 @@ import itertools
 import random
 from collections.abc import Iterator
 
-#: tiktoken 0.14 panics on a whitespace run of this many characters followed
-#: by a non-space (and, in o200k, at the end of the text).
-TIKTOKEN_PANIC_RUN = 999_999
+from copilot_hybrid.tokenizer._reference import TIKTOKEN_PANIC_RUN
 
 CONTRACTIONS = ("s", "t", "re", "ve", "m", "ll", "d")
 
@@ -120,6 +120,71 @@ EDGE_TEXTS: tuple[str, ...] = (
     "https://example.com/path?q=1&r=2#frag",
     "C:\\Users\\name\\file.txt",
 )
+
+
+# ---- the code-point sweep ---------------------------------------------------
+
+_SWEEP_CONTEXTS: tuple[tuple[str, str], ...] = (
+    ("a", "b"),  # lowercase neighbours
+    ("A", "B"),  # uppercase neighbours
+    ("Ab", "cD"),  # mixed case: o200k's upper/lower classes
+    ("1", "23"),  # digits
+    (" ", " "),  # space prefix
+    ("'", "'s "),  # apostrophe before, contraction after
+    (".", ","),  # punctuation
+    ("", "\u0301 "),  # a following combining mark
+    ("\n", "\r\n"),  # newlines
+)
+
+
+def _scalar_values() -> Iterator[int]:
+    return itertools.chain(range(0xD800), range(0xE000, 0x110000))
+
+
+def _sweep_segment(ch: str) -> str:
+    parts = [f"{before}{ch}{after}" for before, after in _SWEEP_CONTEXTS]
+    parts.append(ch * 3)  # runs
+    return "".join(parts)
+
+
+def unicode_sweep_texts(chunk_code_points: int = 128) -> Iterator[str]:
+    """Every Unicode scalar value in several contexts, a few KB per string."""
+    values = _scalar_values()
+    while batch := list(itertools.islice(values, chunk_code_points)):
+        yield "".join(_sweep_segment(chr(cp)) for cp in batch)
+
+
+# ---- whitespace runs ---------------------------------------------------------
+
+
+def whitespace_edge_texts(long_run: int = 200_000) -> Iterator[str]:
+    """Whitespace runs the split patterns treat specially.
+
+    Covers \\s++$ / \\s+(?!\\S) / \\s*[\\r\\n] at the end of the text and before
+    every kind of follower, CRLF and lone CR, Unicode spaces, and long runs
+    (up to `long_run` characters, kept below tiktoken's panic limit).
+    """
+    if long_run >= TIKTOKEN_PANIC_RUN:
+        raise ValueError("long_run must stay below tiktoken's panic limit")
+    spaces = [" ", "\t", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x85", "\xa0", "\u2028", "\u3000"]
+    followers = ["", "x", "X", "1", ".", "'s", "'", "\u0301", "中", "/", "\n"]
+    for run in itertools.chain(
+        itertools.product(spaces, repeat=2),
+        ((a, b, c) for a in spaces for b in spaces for c in (" ", "\n", "\r")),
+    ):
+        body = "".join(run)
+        for follower in followers:
+            yield body + follower
+            yield "a" + body + follower
+            yield "a" + body + body + follower
+    for n in (1, 2, 3, 10, 1000, long_run):
+        for unit in (" ", "\n", "\r\n", " \t\n", "\u3000", "\t", " \r", "\n "):
+            body = unit * max(1, n // len(unit))
+            yield body
+            yield body + "x"
+            yield "x" + body + "!"
+            yield body + " x"
+            yield body + "\n"
 
 
 def long_run_texts(length: int = 200_000) -> Iterator[tuple[str, str]]:

@@ -28,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from copilot_hybrid.features.tokenizer_backends import ENCODING_NAMES, reference_backend
+from copilot_hybrid.tokenizer._reference import reference_backend
+from copilot_hybrid.tokenizer._vocab import ENCODING_NAMES
 
 Call = Callable[[str], Any]
 
@@ -135,7 +136,7 @@ def _seconds_per_mb(call: Call, texts: list[str], runs: int) -> float:
 
 def worst_case(impls: list[Implementation], prose: list[str], runs: int) -> dict[str, dict[str, Any]]:
     """ms per MB of each input and its ratio to prose, per implementation.
-    tiktoken skips `spaces`: 999,999+ whitespace characters make it panic."""
+    tiktoken skips `spaces`: a run past TIKTOKEN_PANIC_RUN makes it panic."""
     table: dict[str, dict[str, Any]] = {}
     base = {impl.name: _seconds_per_mb(impl.count, prose, runs) for impl in impls}
     table["prose"] = {name: {"ms_per_mb": s * 1e3, "vs_prose": 1.0} for name, s in base.items()}
@@ -152,8 +153,8 @@ def worst_case(impls: list[Implementation], prose: list[str], runs: int) -> dict
 
 
 def run(*, runs: int = 5, encodings: tuple[str, ...] = ENCODING_NAMES, worst_runs: int = 3) -> dict[str, Any]:
-    from copilot_hybrid.features.tokenizer_corpus import load_corpus
     from copilot_hybrid.native.loader import load
+    from copilot_hybrid.tokenizer.verify.corpus import load_corpus
 
     corpus = load_corpus()
     documents = corpus.texts()

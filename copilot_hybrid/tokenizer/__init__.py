@@ -10,13 +10,21 @@
 
 Special-token text ("<|endoftext|>") is ordinary text, as in tiktoken's
 encode_ordinary; see docs/tokenizer.md for this and the other decisions.
-The implementation lives in copilot_hybrid/features/tokenizer_*.py.
+
+Everything else in this package is private:
+  _encoding.py   Encoding, get_encoding, encoding_for_model, batches
+  _feature.py    the migratable feature `tokenizer` (FEATURE) and its rollout wrapper
+  _reference.py  tiktoken 0.14, the reference (and its whitespace panic limit)
+  _native.py     the Zig core's ch_tok_* binding and its smoke calls
+  _vocab.py      encoding names, vocab files + sha256, tiktoken_ext's pattern and special tokens
+  _text.py       the one text rule of both backends (lone surrogates)
+  verify/        split oracle, generated texts, corpus, bench
 """
 
 from __future__ import annotations
 
 from copilot_hybrid.errors import NativeCallError, NativeUnavailable, VocabularyError
-from copilot_hybrid.features.tokenizer_api import (
+from copilot_hybrid.tokenizer._encoding import (
     BACKENDS,
     Backend,
     Encoding,
@@ -24,11 +32,13 @@ from copilot_hybrid.features.tokenizer_api import (
     encoding_name_for_model,
     get_encoding,
 )
-from copilot_hybrid.features.tokenizer_backends import ENCODING_NAMES
+from copilot_hybrid.tokenizer._feature import FEATURE
+from copilot_hybrid.tokenizer._vocab import ENCODING_NAMES
 
 __all__ = [
     "BACKENDS",
     "ENCODING_NAMES",
+    "FEATURE",
     "Backend",
     "Encoding",
     "NativeCallError",

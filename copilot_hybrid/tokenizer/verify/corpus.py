@@ -1,6 +1,7 @@
 """The tokenizer corpus: about 6 MB of real text found on this machine plus
 synthetic chat request bodies and log lines, built deterministically in a few
-seconds and kept out of git (build/corpus/ in a source checkout).
+seconds and kept out of git (build/corpus/ in a source checkout). It is the
+one harvester of real text: verify, the tests and bench all read it.
 
 Sources, each with a byte budget, files in a fixed pseudo-random order
 (sha256 of the path), every document cut at DOC_CAP bytes:
@@ -47,7 +48,7 @@ MIN_BYTES = 5_000_000
 DOCUMENTS = "documents.jsonl"
 META = "meta.json"
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
 
 # Languages first in line for the gettext share: one or two per script.
 _PREFERRED_LANGUAGES = (

@@ -22,17 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Literal, TypeVar
 
 from copilot_hybrid.errors import NativeCallError, NativeUnavailable
-from copilot_hybrid.features.tokenizer import FEATURE, TokenizerInput
-from copilot_hybrid.features.tokenizer_backends import (
-    ENCODING_NAMES,
-    check_encoding,
-    check_text,
-    native_available,
-    native_backend,
-    reference_backend,
-    special_tokens,
-)
 from copilot_hybrid.native.loader import load
+from copilot_hybrid.tokenizer import _native, _reference
+from copilot_hybrid.tokenizer._feature import TokenizerInput, tokenize
+from copilot_hybrid.tokenizer._native import native_available, native_backend
+from copilot_hybrid.tokenizer._reference import reference_backend
+from copilot_hybrid.tokenizer._text import check_text
+from copilot_hybrid.tokenizer._vocab import ENCODING_NAMES, check_encoding, special_tokens
 
 Backend = Literal["auto", "native", "reference"]
 BACKENDS: Final = ("auto", "native", "reference")
@@ -66,7 +62,7 @@ class Encoding:
             return native_backend(self.name).count(text)
         if self.backend == "reference":
             return reference_backend(self.name).count(text)
-        result: int = FEATURE(TokenizerInput(self.name, "count", check_text(text)))
+        result: int = tokenize(TokenizerInput(self.name, "count", check_text(text)))
         return result
 
     def encode(self, text: str) -> list[int]:
@@ -74,13 +70,13 @@ class Encoding:
             return native_backend(self.name).encode(text)
         if self.backend == "reference":
             return reference_backend(self.name).encode(text)
-        result: list[int] = FEATURE(TokenizerInput(self.name, "encode", check_text(text)))
+        result: list[int] = tokenize(TokenizerInput(self.name, "encode", check_text(text)))
         return result
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         if self.backend == "native":
             return native_backend(self.name).decode_bytes(tokens)
-        if self.backend == "auto" and _native_answers():
+        if self.backend == "auto" and tokenize.answers_natively():
             try:
                 return native_backend(self.name).decode_bytes(tokens)
             except (NativeUnavailable, NativeCallError, MemoryError):
@@ -97,12 +93,6 @@ class Encoding:
 
     def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
         return _parallel_map(self.encode, texts, num_threads)
-
-
-def _native_answers() -> bool:
-    from copilot_hybrid.rollout.runner import current_decision
-
-    return current_decision(FEATURE).effective.kind == "on"
 
 
 _cache: dict[tuple[str, str], Encoding] = {}
@@ -152,6 +142,12 @@ def encoding_name_for_model(model_id: str, *, tokenizer: str | None = None) -> s
 
 def encoding_for_model(model_id: str, *, tokenizer: str | None = None, backend: Backend | None = None) -> Encoding:
     return get_encoding(encoding_name_for_model(model_id, tokenizer=tokenizer), backend)
+
+
+def drop_loaded_tables() -> None:
+    """Forgets every loaded backend (tests; the native tables are freed by gc)."""
+    _reference.drop_tables()
+    _native.drop_tables()
 
 
 # ---- batches on a shared thread pool ---------------------------------------------

@@ -1,11 +1,11 @@
 """tokenizer: token counts and ids for cl100k_base and o200k_base.
 
 The reference is tiktoken 0.14.0 built offline from the vocab files in
-copilot_hybrid/data (sha256-checked); the native candidate is the Zig core
-(ch_tok_*). Both tokenize ordinary text: special-token text is plain text.
-The public API (get_encoding, encoding_for_model) is in
-copilot_hybrid.tokenizer; this module is the migratable feature that the
-rollout layer and `verify` drive.
+copilot_hybrid/data (sha256-checked, _reference.py); the native candidate is
+the Zig core (ch_tok_*, _native.py). Both tokenize ordinary text:
+special-token text is plain text. The public API (get_encoding,
+encoding_for_model, _encoding.py) calls `tokenize`, this feature wrapped by
+the rollout layer; `verify` drives FEATURE itself.
 
 Verify covers three operations per text and encoding:
   count, encode   native against tiktoken;
@@ -26,15 +26,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from copilot_hybrid.features.base import Case, Feature
-from copilot_hybrid.features.tokenizer_backends import (
-    ENCODING_NAMES,
-    check_encoding,
-    native_backend,
-    native_split,
-    reference_backend,
-    utf8_text,
-)
+from copilot_hybrid.rollout import Case, Feature, wrap
+from copilot_hybrid.tokenizer._native import NATIVE_EXPORTS, native_backend, native_split
+from copilot_hybrid.tokenizer._reference import reference_backend
+from copilot_hybrid.tokenizer._text import utf8_text
+from copilot_hybrid.tokenizer._vocab import ENCODING_NAMES, check_encoding
+from copilot_hybrid.tokenizer.verify import corpus, split, texts
 
 OPS: Final = ("count", "encode", "split")
 #: Runtime callers use count and encode; split exists for verify.
@@ -59,28 +56,10 @@ def _check(x: TokenizerInput) -> None:
         raise ValueError(f"unknown tokenizer op {x.op!r}; known: {', '.join(OPS)}")
 
 
-def reference_split(encoding: str, text: str) -> list[int]:
-    from copilot_hybrid.features.tokenizer_cases import reference_split as split
-
-    return split(encoding, text)
-
-
-def split_oracle_available() -> bool:
-    """Whether the split oracle (regex 2024.11.6) is installed."""
-    from importlib import metadata
-
-    from copilot_hybrid.features.tokenizer_cases import REFERENCE_REGEX_VERSION
-
-    try:
-        return metadata.version("regex") == REFERENCE_REGEX_VERSION
-    except metadata.PackageNotFoundError:
-        return False
-
-
 class TokenizerFeature(Feature[TokenizerInput, Any]):
     name = "tokenizer"
     summary = "token counts and ids (cl100k_base, o200k_base): tiktoken vs the Zig BPE"
-    native_symbols = ("ch_tok_new", "ch_tok_free", "ch_tok_count", "ch_tok_encode", "ch_tok_decode", "ch_tok_split")
+    native_exports = NATIVE_EXPORTS
 
     def __init__(self, *, every: int = 1, panic_runs: bool = True) -> None:
         """`every` > 1 keeps every n-th corpus document, whitespace text and
@@ -93,7 +72,7 @@ class TokenizerFeature(Feature[TokenizerInput, Any]):
     def reference(self, x: TokenizerInput) -> Any:
         _check(x)
         if x.op == "split":
-            return reference_split(x.encoding, x.text)
+            return split.reference_split(x.encoding, x.text)
         backend = reference_backend(x.encoding)
         return backend.count(x.text) if x.op == "count" else backend.encode(x.text)
 
@@ -122,12 +101,8 @@ class TokenizerFeature(Feature[TokenizerInput, Any]):
         return TokenizerInput(str(data["encoding"]), str(data["op"]), str(text))
 
     def cases(self, *, count: int, seed: int) -> Iterator[Case[TokenizerInput]]:
-        from copilot_hybrid.features import tokenizer_cases as shared
-        from copilot_hybrid.features import tokenizer_samples as samples
-        from copilot_hybrid.features.tokenizer_corpus import load_corpus
-
         ops: tuple[str, ...] = OPS
-        if not split_oracle_available():
+        if not split.oracle_available():
             warnings.warn(
                 "regex==2024.11.6 is not installed: tokenizer verify skips the pre-tokenizer split cases",
                 stacklevel=2,
@@ -139,30 +114,32 @@ class TokenizerFeature(Feature[TokenizerInput, Any]):
                 for op in which:
                     yield Case(kind, TokenizerInput(encoding, op, text), f"{op} {encoding} {label}")
 
-        for i, text in enumerate(samples.EDGE_TEXTS):
+        for i, text in enumerate(texts.EDGE_TEXTS):
             yield from each("edge", f"edge #{i}", text)
-        for i, text in enumerate(samples.contraction_texts()):
+        for i, text in enumerate(texts.contraction_texts()):
             yield from each("edge", f"contraction #{i}", text)
-        for i, text in enumerate(shared.whitespace_edge_texts()):
+        for i, text in enumerate(texts.whitespace_edge_texts()):
             if i % self.every == 0:
                 yield from each("edge", f"whitespace #{i}", text)
-        for label, text in samples.long_run_texts(200_000 // self.every):
+        for label, text in texts.long_run_texts(200_000 // self.every):
             yield from each("edge", label, text)
         if self.panic_runs:
             # At tiktoken's panic limit the reference goes around tiktoken's
             # regex (about a second per call): count and split only.
-            for label, text in samples.panic_run_texts():
+            for label, text in texts.panic_run_texts():
                 yield from each("edge", label, text, tuple(op for op in ops if op != "encode"))
-        corpus = load_corpus()
-        for i, doc in enumerate(corpus.documents):
+        documents = corpus.load_corpus()
+        for i, doc in enumerate(documents.documents):
             if i % self.every == 0:
                 yield from each("corpus", f"{doc.kind} {doc.source}", doc.text)
-        for label, text in samples.random_texts(count, seed, corpus.texts()):
+        for label, text in texts.random_texts(count, seed, documents.texts()):
             yield from each("generated", label, text)
-        for i, text in enumerate(shared.unicode_sweep_texts()):
+        for i, text in enumerate(texts.unicode_sweep_texts()):
             if i % self.every == 0:
                 which = ops if (i // self.every) % SWEEP_COUNT_EVERY == 0 else tuple(op for op in ops if op != "count")
                 yield from each("sweep", f"sweep #{i}", text, which)
 
 
 FEATURE = TokenizerFeature()
+#: count/encode as the public API makes them: the rollout mode picks the side.
+tokenize = wrap(FEATURE)

@@ -1,18 +1,22 @@
 """The interface every migratable feature implements.
 
-A feature has a Python reference and a native candidate with one signature
-and one exception contract. Callers call the feature (`feature(x)`); the
-rollout layer decides who answers. `verify` and the tests use the same
-object to compare both sides over the feature's cases.
+A feature is the mechanism only: a Python reference and a native candidate
+with one signature and one exception contract, plus its verify cases. It
+never decides who answers. The rest of the code calls the callable that
+`rollout.wrap(feature)` makes (runner.py decides per call); `verify` and
+the tests use the feature object itself to compare both sides over its
+cases. This module imports nothing of any feature.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from copilot_hybrid.native.smoke import SmokeCall
+from copilot_hybrid.redact import redact_value
 from copilot_hybrid.rollout.modes import SHADOW, Mode
 
 In = TypeVar("In")
@@ -31,10 +35,17 @@ class Case(Generic[In]):
 class Feature(ABC, Generic[In, Out]):
     name: ClassVar[str]
     summary: ClassVar[str]
-    #: C exports the native side needs; missing ones disable only this feature.
-    native_symbols: ClassVar[tuple[str, ...]]
+    #: Every C export the native side calls, each with the smoke call the
+    #: build's fresh-process check makes (copilot_hybrid/features.py collects
+    #: them). A library lacking one of them disables only this feature.
+    native_exports: ClassVar[Mapping[str, SmokeCall]]
     #: Every feature starts in shadow until verify passes and someone promotes it.
     default_mode: ClassVar[Mode] = SHADOW
+
+    @property
+    def native_symbols(self) -> tuple[str, ...]:
+        """The exports the native side needs (the keys of native_exports)."""
+        return tuple(self.native_exports)
 
     @abstractmethod
     def reference(self, x: In) -> Out: ...
@@ -77,15 +88,8 @@ class Feature(ABC, Generic[In, Out]):
 
     def redact(self, x: In) -> Any:
         """What the mismatch log may publish about `x` (secrets masked, size capped)."""
-        from copilot_hybrid.redact import redact_value
-
         return redact_value(self.case_to_json(x))
 
     def input_size(self, x: In) -> int:
         """Size of `x` in bytes, for throughput figures; 0 when meaningless."""
         return 0
-
-    def __call__(self, x: In, *, key: str | None = None) -> Out:
-        from copilot_hybrid.rollout.runner import run
-
-        return run(self, x, key=key)
