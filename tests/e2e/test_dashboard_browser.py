@@ -24,13 +24,13 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from copilot_hybrid.features.tokenizer import FEATURE as TOKENIZER
-from copilot_hybrid.features.tokenizer import TokenizerInput
 from copilot_hybrid.native.loader import load
 from copilot_hybrid.observe.settings import ObserveSettings
 from copilot_hybrid.rollout import runner
 from copilot_hybrid.server.app import create_app
 from copilot_hybrid.server.settings import ServerSettings
+from copilot_hybrid.tokenizer._feature import FEATURE as TOKENIZER
+from copilot_hybrid.tokenizer._feature import TokenizerInput
 from tests.conftest import native_or_skip
 
 pytestmark = pytest.mark.timeout(180)

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from copilot_hybrid.features.base import Case, Feature
 from copilot_hybrid.native.loader import NativeLibrary
-from copilot_hybrid.rollout import runner
+from copilot_hybrid.rollout import Case, Feature, runner
 
 LARGE = runner.SHADOW_SMALL_INPUT_BYTES + 1
 BUDGET = 0.2  # seconds: the tests burn real CPU to spend it
@@ -26,7 +25,7 @@ class Sized(Feature[int, str]):
 
     name = "sized"
     summary = "test double"
-    native_symbols = ()
+    native_exports: ClassVar[dict[str, Any]] = {}
 
     def __init__(self) -> None:
         self.calls: list[str] = []
@@ -88,14 +87,14 @@ def clock(feature: Sized) -> Clock:
 
 def test_small_inputs_always_run_both_sides(feature: Sized, clock: Clock) -> None:
     for _ in range(50):
-        assert feature(runner.SHADOW_SMALL_INPUT_BYTES) == "answer"
+        assert runner.run(feature, runner.SHADOW_SMALL_INPUT_BYTES) == "answer"
     assert feature.calls == ["reference", "native"] * 50
     assert "shadow_over_budget" not in runner.counters(feature.name)
 
 
 def test_an_input_the_budget_cannot_afford_is_answered_by_native_alone(feature: Sized, clock: Clock) -> None:
     """32 MB is ~33 s of expected reference CPU, far over any budget."""
-    assert feature(32 * 1024 * 1024) == "answer"
+    assert runner.run(feature, 32 * 1024 * 1024) == "answer"
     assert feature.calls == ["native"]
     counters = runner.counters(feature.name)
     assert counters["shadow_over_budget"] == 1 and counters["native_calls"] == 1
@@ -103,38 +102,38 @@ def test_an_input_the_budget_cannot_afford_is_answered_by_native_alone(feature: 
 
 
 def test_large_inputs_are_compared_within_the_budget(feature: Sized, clock: Clock) -> None:
-    assert feature(AFFORDABLE) == "answer"  # the whole budget is expected...
+    assert runner.run(feature, AFFORDABLE) == "answer"  # the whole budget is expected...
     assert feature.calls == ["reference", "native"]
     feature.calls.clear()
     # ...but the reference took ~no CPU, so almost all of it is given back.
-    assert feature(LARGE) == "answer"
+    assert runner.run(feature, LARGE) == "answer"
     assert feature.calls == ["reference", "native"]
 
 
 def test_what_the_reference_spent_is_charged_and_refills_per_minute(feature: Sized, clock: Clock) -> None:
     feature.reference_cpu = BUDGET  # it really costs the whole budget
-    feature(LARGE)
+    runner.run(feature, LARGE)
     assert feature.calls == ["reference", "native"]
     feature.calls.clear()
-    feature(LARGE)
+    runner.run(feature, LARGE)
     assert feature.calls == ["native"]  # spent: native answers alone
     feature.calls.clear()
     clock.now += 60.0  # a minute refills the whole budget
     feature.reference_cpu = 0.0
-    feature(LARGE)
+    runner.run(feature, LARGE)
     assert feature.calls == ["reference", "native"]
     assert runner.counters(feature.name)["shadow_over_budget"] == 1
 
 
 def test_native_failing_on_a_large_input_falls_back_to_the_reference(feature: Sized, clock: Clock) -> None:
     feature.native_fails = True
-    assert feature(32 * 1024 * 1024) == "answer"
+    assert runner.run(feature, 32 * 1024 * 1024) == "answer"
     assert feature.calls == ["native", "reference"]
     assert runner.counters(feature.name)["native_errors"] == 1
 
 
 def test_the_tokenizer_measures_ascii_text_without_copying_it() -> None:
-    from copilot_hybrid.features.tokenizer import FEATURE, TokenizerInput
+    from copilot_hybrid.tokenizer._feature import FEATURE, TokenizerInput
 
     assert FEATURE.input_size(TokenizerInput("o200k_base", "count", "a" * 100)) == 100
     assert FEATURE.input_size(TokenizerInput("o200k_base", "count", "é" * 100)) == 200
