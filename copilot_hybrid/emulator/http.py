@@ -35,6 +35,8 @@ class Request:
     #: `http://host:port` as the client addressed us (from the Host header),
     #: used to build absolute URLs such as the token's `endpoints.api`.
     origin: str
+    #: Serial number of the TCP connection the request came on.
+    connection: int = 0
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -83,6 +83,7 @@ class EmulatorApp:
             request.headers,
             _body_for_record(request),
             response.status,
+            request.connection,
         )
         return response
 
@@ -425,6 +426,8 @@ class EmulatorApp:
                 raise AbortConnection("scripted mid-stream failure")
             if i and plan.chunk_delay:
                 self.waiter.sleep(plan.chunk_delay)
+            if plan.stall and i == plan.stall_after:
+                self.waiter.sleep(plan.stall)
             yield event
 
     def _embeddings(self, request: Request) -> Response:
@@ -456,6 +459,7 @@ class EmulatorApp:
                 "copilot_url": f"{origin}{COPILOT_PREFIX}",
                 "default_github_token": DEFAULT_GITHUB_TOKEN,
                 "pending_scripts": self.state.pending_scripts(),
+                "connections_accepted": self.state.connections_accepted,
             },
         )
 

@@ -101,6 +101,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     timeout = _IDLE_TIMEOUT
     server: _HTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        # One handler per TCP connection: count it once, label its requests with it.
+        self.connection_number = self.server.app.state.count_connection()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: requests are recorded, and the CLI logs through `log`."""
 
@@ -129,7 +134,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         host = headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
-        request = Request(self.command, path, query, headers, body, f"http://{host}")
+        request = Request(self.command, path, query, headers, body, f"http://{host}", self.connection_number)
         response = self.server.app.handle(request)
         if self.server.log is not None:
             self.server.log(f"{self.command} {self.path} -> {response.status}")
@@ -339,6 +344,12 @@ class Emulator:
 
     def clear_requests(self) -> None:
         self._state.clear_requests()
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since start (a client that keeps its
+        connections alive makes many requests per connection)."""
+        return self._state.connections_accepted
 
     @property
     def config(self) -> EmulatorConfig:

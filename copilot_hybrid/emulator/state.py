@@ -34,6 +34,9 @@ class RecordedRequest:
     #: Parsed JSON (or form fields for form posts), else the text, else None.
     body: Any
     status: int
+    #: Serial number of the TCP connection it came on (1 = the emulator's first):
+    #: requests with the same number shared one kept-alive connection.
+    connection: int = 0
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -48,6 +51,7 @@ class RecordedRequest:
             "headers": dict(self.headers),
             "body": self.body,
             "status": self.status,
+            "connection": self.connection,
         }
 
 
@@ -95,6 +99,8 @@ class EmulatorState:
         self._clock = clock
         self.config = config
         self._seq = 0
+        # Connections accepted since start; never reset, so connection numbers stay unique.
+        self._connections = 0
         self._records: deque[RecordedRequest] = deque(maxlen=config.max_recorded_requests)
         self._scripts: list[Plan] = []
         self._faults: list[Fault] = []
@@ -130,12 +136,32 @@ class EmulatorState:
 
     # -- recording ------------------------------------------------------------
 
+    def count_connection(self) -> int:
+        """Counts a newly accepted TCP connection; returns its serial number."""
+        with self._lock:
+            self._connections += 1
+            return self._connections
+
+    @property
+    def connections_accepted(self) -> int:
+        with self._lock:
+            return self._connections
+
     def record(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: Any, status: int
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: Any,
+        status: int,
+        connection: int = 0,
     ) -> RecordedRequest:
         with self._lock:
             self._seq += 1
-            entry = RecordedRequest(self._seq, self._clock(), method, path, query, dict(headers), body, status)
+            entry = RecordedRequest(
+                self._seq, self._clock(), method, path, query, dict(headers), body, status, connection
+            )
             self._records.append(entry)
             return entry
 
