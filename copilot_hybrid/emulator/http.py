@@ -64,6 +64,8 @@ class Response:
     length: int | None = None
     #: Seconds to wait before the first byte (`[[slow:MS]]`).
     delay: float = 0.0
+    #: The recorded request's `seq`, told how much of this response went out.
+    record: int | None = None
 
 
 def json_response(status: int, value: Any, headers: Mapping[str, str] | None = None) -> Response:

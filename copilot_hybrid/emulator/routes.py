@@ -76,7 +76,7 @@ class EmulatorApp:
             response = _fault_response(fault)
         else:
             response = self._dispatch(self._routes, request.path, request, _upstream_error)
-        self.state.record(
+        entry = self.state.record(
             request.method,
             request.path,
             request.query,
@@ -85,6 +85,7 @@ class EmulatorApp:
             response.status,
             request.connection,
         )
+        response.record = entry.seq
         return response
 
     def _dispatch(

@@ -167,6 +167,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.rfile.readline(8)
 
     def _send(self, response: Response) -> None:
+        sent = 0
+        finished = False
         try:
             self.server.waiter.sleep(response.delay)
             headers = dict(response.headers)
@@ -181,6 +183,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             head = self._head(response.status, headers)
             if response.stream is None:
                 self.wfile.write(head + response.body)
+                sent, finished = len(response.body), True
                 return
             self.wfile.write(head)
             chunked = response.length is None
@@ -190,8 +193,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 else:
                     self.wfile.write(piece)
+                sent += len(piece)
             if chunked:
                 self.wfile.write(b"0\r\n\r\n")
+            finished = response.length is None or sent == response.length
         except (AbortConnection, OSError):
             # Scripted failure, emulator stopping, or the client went away:
             # drop the connection without finishing the message.
@@ -200,6 +205,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        finally:
+            if response.record is not None:
+                self.server.app.state.record_sent(response.record, sent, finished)
 
     def _head(self, status: int, headers: Mapping[str, str]) -> bytes:
         try:

@@ -6,6 +6,7 @@ handler thread consuming them never race.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import string
 import threading
@@ -37,6 +38,11 @@ class RecordedRequest:
     #: Serial number of the TCP connection it came on (1 = the emulator's first):
     #: requests with the same number shared one kept-alive connection.
     connection: int = 0
+    #: Response body bytes written to the socket (without chunked framing), and whether
+    #: the whole response went out: None while it is being sent, False when it broke
+    #: off (scripted failure, or the client closed the connection).
+    sent_bytes: int = 0
+    finished: bool | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -52,6 +58,8 @@ class RecordedRequest:
             "body": self.body,
             "status": self.status,
             "connection": self.connection,
+            "sent_bytes": self.sent_bytes,
+            "finished": self.finished,
         }
 
 
@@ -164,6 +172,17 @@ class EmulatorState:
             )
             self._records.append(entry)
             return entry
+
+    def record_sent(self, seq: int, sent_bytes: int, finished: bool) -> None:
+        """Notes how much of request `seq`'s response went out (if it is still recorded)."""
+        with self._lock:
+            for index in range(len(self._records) - 1, -1, -1):
+                entry = self._records[index]
+                if entry.seq == seq:
+                    self._records[index] = dataclasses.replace(entry, sent_bytes=sent_bytes, finished=finished)
+                    return
+                if entry.seq < seq:
+                    return
 
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
