@@ -14,6 +14,7 @@ from copilot_hybrid import config
 from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
 
 if TYPE_CHECKING:
+    from copilot_hybrid.server.connections import ConnectionLimits
     from copilot_hybrid.server.runtime import Runtime
     from copilot_hybrid.server.settings import ServerSettings
 
@@ -85,6 +86,45 @@ def serve_command(
         bool,
         typer.Option("--emulator", help="Offline demo: start the built-in GitHub/Copilot emulator and proxy to it."),
     ] = False,
+    # -- connections and upstream waits ------------------------------------------------------
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout",
+            min=0.01,
+            help="Seconds a client has to send a request's headers, from connecting or from the request's first byte.",
+        ),
+    ] = config.DEFAULT_HEADER_TIMEOUT,
+    keep_alive_timeout: Annotated[
+        int, typer.Option("--keep-alive-timeout", min=1, help="Seconds an idle kept-alive connection stays open.")
+    ] = config.DEFAULT_KEEP_ALIVE_TIMEOUT,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            help=f"Client connections served at once; more get 503. Default {config.DEFAULT_MAX_CONNECTIONS}, "
+            "or fewer if the file descriptor limit is low.",
+        ),
+    ] = None,
+    upstream_timeout: Annotated[
+        float,
+        typer.Option("--upstream-timeout", min=0.01, help="Seconds to wait for Copilot's response headers (then 504)."),
+    ] = config.DEFAULT_UPSTREAM_TIMEOUT,
+    stream_idle_timeout: Annotated[
+        float,
+        typer.Option(
+            "--stream-idle-timeout",
+            min=0.01,
+            help="Seconds a stream may go without a byte from Copilot (then a final error event).",
+        ),
+    ] = config.DEFAULT_STREAM_IDLE_TIMEOUT,
+    ping_interval: Annotated[
+        float,
+        typer.Option(
+            "--ping-interval", min=0.01, help="Seconds of silence on a stream before a keep-alive ping to the client."
+        ),
+    ] = config.DEFAULT_PING_INTERVAL,
 ) -> None:
     """Start the proxy: OpenAI and Anthropic APIs backed by your Copilot subscription."""
     from copilot_hybrid.server.settings import ServerSettings
@@ -105,6 +145,12 @@ def serve_command(
         github_api_url=github_api_url,
         copilot_api_url=copilot_api_url or None,
         max_body_bytes=max_body_bytes,
+        header_timeout=header_timeout,
+        keep_alive_timeout=keep_alive_timeout,
+        max_connections=max_connections,
+        upstream_timeout=upstream_timeout,
+        stream_idle_timeout=stream_idle_timeout,
+        ping_interval=ping_interval,
     )
     raise typer.Exit(run_server(settings, emulator=emulator))
 
@@ -150,6 +196,7 @@ async def _serve(settings: ServerSettings) -> int:
     from copilot_hybrid.server.runtime import Runtime
 
     log = logging.getLogger("copilot_hybrid.server")
+    limits = _connection_limits(settings)
     runtime = Runtime(settings)
     try:
         # Same event loop as uvicorn: the pooled upstream connections stay valid.
@@ -172,10 +219,40 @@ async def _serve(settings: ServerSettings) -> int:
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=5,
+        http=limits.protocol_class(),
+        timeout_keep_alive=settings.keep_alive_timeout,
     )
     server = uvicorn.Server(config)
     await server.serve()
     return 0 if server.started else 1
+
+
+def _connection_limits(settings: ServerSettings) -> ConnectionLimits:
+    """Raises the fd limit, derives the connection cap from it, and sends asyncio's
+    accept() errors to the throttled pressure log."""
+    import asyncio
+    import logging
+
+    from copilot_hybrid.server.connections import ConnectionLimits, default_max_connections, raise_fd_limit
+
+    log = logging.getLogger("copilot_hybrid.server")
+    fd_limit = raise_fd_limit()
+    limits = ConnectionLimits(
+        max_connections=settings.max_connections or default_max_connections(fd_limit),
+        header_timeout=settings.header_timeout,
+        fd_limit=fd_limit,
+    )
+    asyncio.get_running_loop().set_exception_handler(limits.pressure.exception_handler)
+    if limits.shed_above < limits.max_connections:
+        log.warning(
+            "--max-connections %d is more than the file descriptor limit (%d) allows: "
+            "past %d open connections new ones are closed at once (raise it with `ulimit -n`)",
+            limits.max_connections,
+            fd_limit,
+            limits.shed_above,
+        )
+    log.debug("Connections: %s", limits.describe())
+    return limits
 
 
 def claude_code_setup(runtime: Runtime) -> None:

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -30,7 +30,14 @@ def free_port() -> int:
 class Proxy:
     """A running `copilot-hybrid serve` subprocess."""
 
-    def __init__(self, emulator: Emulator, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        home: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = home
@@ -51,7 +58,12 @@ class Proxy:
         self.args = [sys.executable, "-m", "copilot_hybrid", "serve", "--port", str(self.port), *args]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            self.args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=self.env
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            preexec_fn=preexec_fn,  # e.g. a lower fd limit for the child only
         )
         self._wait_ready()
 
