@@ -49,8 +49,9 @@ log = logging.getLogger("copilot_hybrid.server")
 #: the event loop, logs, vocabulary files, token refreshes, an in-process emulator.
 FD_RESERVE = 64
 MIN_CONNECTIONS = 8
-#: macOS refuses a soft limit above OPEN_MAX even when the hard limit is "unlimited".
-_MACOS_OPEN_MAX = 10240
+#: The soft limit tried when the hard one is "unlimited" or refused: macOS refuses a soft
+#: limit above OPEN_MAX (10240) even when its hard limit says unlimited.
+_FALLBACK_FD_LIMIT = 10240
 #: A refused connection's request body is read (and dropped) up to this much, so the
 #: client is not reset before it reads the 503.
 _REFUSED_BODY_LIMIT = 1024 * 1024
@@ -62,8 +63,8 @@ _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 def raise_fd_limit() -> int:
-    """Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in
-    force (0 where there is none to read, e.g. Windows)."""
+    """Raises the soft RLIMIT_NOFILE to the hard limit (10240 when that is unlimited or
+    refused); returns the soft limit now in force (0 where there is none, e.g. Windows)."""
     try:
         import resource
     except ImportError:  # Windows
@@ -71,7 +72,7 @@ def raise_fd_limit() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     targets = [] if hard == resource.RLIM_INFINITY else [hard]
     if sys.platform == "darwin" or not targets:
-        targets.append(_MACOS_OPEN_MAX if hard == resource.RLIM_INFINITY else min(hard, _MACOS_OPEN_MAX))
+        targets.append(_FALLBACK_FD_LIMIT if hard == resource.RLIM_INFINITY else min(hard, _FALLBACK_FD_LIMIT))
     for target in targets:
         if target <= soft:
             break
@@ -105,7 +106,6 @@ class PressureLog:
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self.counts: Counter[str] = Counter()
-        self.lines = 0
         self._last = -float("inf")
         self._flush: asyncio.TimerHandle | None = None
 
@@ -126,15 +126,15 @@ class PressureLog:
         summary = "; ".join(f"{n} {event}" for event, n in self.counts.items())
         log.warning("Connection pressure: %s", summary)
         self.counts.clear()
-        self.lines += 1
         self._last = time.monotonic()
 
     def exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """The event loop's handler: asyncio's accept() errors become counts; the rest
         goes to asyncio's default handler."""
         exc = context.get("exception")
-        if isinstance(exc, OSError) and exc.errno in _OUT_OF_RESOURCES:
-            self.count(f"accept() failures ({os.strerror(exc.errno)}: out of file descriptors, retried each second)")
+        accepting = "accept" in str(context.get("message", ""))
+        if accepting and isinstance(exc, OSError) and exc.errno in _OUT_OF_RESOURCES:
+            self.count(f"accept() failures ({os.strerror(exc.errno)}; asyncio retries each second)")
             return
         if "_start_serving" in repr(context.get("handle")):
             # A pending accept retry that found its listening socket already closed at shutdown.

@@ -12,6 +12,7 @@ import selectors
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -188,6 +189,28 @@ def test_connections_beyond_the_cap_get_503_while_admitted_ones_carry_on(capped_
 
 def _fd_limit_256() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def _soft_fd_limit_256() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 1024))
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads the child's limits from /proc")
+def test_serve_raises_the_soft_fd_limit(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> None:
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 1024:
+        pytest.skip("the hard fd limit here is below 1024")
+    proxy = Proxy(
+        emulator,
+        tmp_path_factory.mktemp("home-soft"),
+        env={"GH_TOKEN": emulator.github_token},
+        preexec_fn=_soft_fd_limit_256,
+    )
+    try:
+        limits = Path(f"/proc/{proxy.process.pid}/limits").read_text()
+        line = next(line for line in limits.splitlines() if line.startswith("Max open files"))
+        assert line.split()[3:5] == ["1024", "1024"]
+    finally:
+        proxy.stop()
 
 
 EXHAUSTION_WORDS = ("out of system resource", "Too many open files", "file descriptor", "Traceback")

@@ -98,5 +98,5 @@ def test_accept_errors_are_counted_not_logged_as_tracebacks(caplog: pytest.LogCa
         pressure, passed = asyncio.run(go())
         pressure.flush()
     assert len(caplog.records) == 2
-    assert "499 accept() failures (Too many open files" in caplog.records[1].getMessage()
+    assert "499 accept() failures (Too many open files; asyncio retries" in caplog.records[1].getMessage()
     assert [c["message"] for c in passed] == ["something else"]  # other errors keep asyncio's handling
