@@ -396,6 +396,9 @@ def account_lost_bytes(report: Report, emulator: Emulator) -> None:
             continue
         lost = _lost(o.expected_text, o.received_text)
         record = records.get(o.number)
+        if record is not None:
+            with contextlib.suppress(TimeoutError):  # the client can have its last byte before the emulator noted it
+                record = emulator.wait_sent(record)
         if o.route == "openai":
             if record is None or record.finished is not True:
                 lost += o.received_bytes or 1

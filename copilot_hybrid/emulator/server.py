@@ -353,6 +353,14 @@ class Emulator:
     def clear_requests(self) -> None:
         self._state.clear_requests()
 
+    def wait_sent(self, record: RecordedRequest, timeout: float = 10.0) -> RecordedRequest:
+        """`record` once its response has gone out or broken off (`finished` is then
+        True or False): a client can have every byte before the emulator notes it."""
+        done = self._state.wait_sent(record.seq, timeout)
+        if done is None:
+            raise TimeoutError(f"request {record.seq}'s response was not sent within {timeout:g} s")
+        return done
+
     @property
     def connections_accepted(self) -> int:
         """TCP connections accepted since start (a client that keeps its

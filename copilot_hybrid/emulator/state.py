@@ -103,6 +103,8 @@ _TOKEN_ALPHABET = string.ascii_letters + string.digits
 class EmulatorState:
     def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
+        # Notified when a response has gone out (or broken off): see wait_sent().
+        self._sent = threading.Condition(self._lock)
         self._initial = config
         self._clock = clock
         self.config = config
@@ -175,14 +177,36 @@ class EmulatorState:
 
     def record_sent(self, seq: int, sent_bytes: int, finished: bool) -> None:
         """Notes how much of request `seq`'s response went out (if it is still recorded)."""
-        with self._lock:
-            for index in range(len(self._records) - 1, -1, -1):
+        with self._sent:
+            index = self._index_of(seq)
+            if index is not None:
                 entry = self._records[index]
-                if entry.seq == seq:
-                    self._records[index] = dataclasses.replace(entry, sent_bytes=sent_bytes, finished=finished)
-                    return
-                if entry.seq < seq:
-                    return
+                self._records[index] = dataclasses.replace(entry, sent_bytes=sent_bytes, finished=finished)
+            self._sent.notify_all()
+
+    def wait_sent(self, seq: int, timeout: float) -> RecordedRequest | None:
+        """Request `seq`'s record once its response has gone out or broken off; None
+        after `timeout` seconds, or when it is no longer recorded."""
+
+        def sent() -> bool:
+            index = self._index_of(seq)
+            return index is None or self._records[index].finished is not None
+
+        with self._sent:
+            if not self._sent.wait_for(sent, timeout):
+                return None
+            index = self._index_of(seq)
+            return None if index is None else self._records[index]
+
+    def _index_of(self, seq: int) -> int | None:
+        """Where record `seq` is (searched from the newest end); the lock is held."""
+        for index in range(len(self._records) - 1, -1, -1):
+            entry = self._records[index]
+            if entry.seq == seq:
+                return index
+            if entry.seq < seq:
+                return None
+        return None
 
     def requests(self) -> list[RecordedRequest]:
         with self._lock:

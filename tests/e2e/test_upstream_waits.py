@@ -7,7 +7,6 @@ connection."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -209,7 +208,7 @@ def test_ten_streamed_requests_use_one_upstream_connection(
                 assert response.status_code == 200
                 raw = b"".join(response.iter_bytes())
             assert TEXT.split()[-1].encode() in raw
-    streamed = emulator.requests_to("/chat/completions")
+    streamed = [emulator.wait_sent(r) for r in emulator.requests_to("/chat/completions")]
     used = {r.connection for r in streamed}
     assert len(streamed) == 10 and all(r.finished for r in streamed)
     assert len(used) == 1, f"10 streams over {len(used)} upstream connections"
@@ -227,12 +226,9 @@ def test_client_leaving_mid_stream_closes_the_upstream_connection(
     with httpx.stream("POST", quick_proxy.url + path, json=body, timeout=30) as response:
         assert response.status_code == 200
         next(response.iter_bytes())  # the stream has begun; then the client hangs up
-    abandoned = emulator.last_request("/chat/completions")
     # When the stall ends the emulator writes the rest into a closed connection.
-    deadline = time.monotonic() + 30
-    while emulator.requests_to("/chat/completions")[-1].finished is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert emulator.requests_to("/chat/completions")[-1].finished is False
+    abandoned = emulator.wait_sent(emulator.last_request("/chat/completions"), timeout=30)
+    assert abandoned.finished is False
     follow_up = (_anthropic_body if path == "/v1/messages" else _openai_body)("after")
     with httpx.stream("POST", quick_proxy.url + path, json=follow_up, timeout=30) as response:
         assert response.status_code == 200

@@ -690,15 +690,15 @@ def test_connections_are_counted_and_requests_name_theirs(emu: Emulator) -> None
 
 def test_records_tell_how_much_of_each_response_went_out(copilot: Copilot) -> None:
     _, data = copilot.stream("a b c d e f")
-    streamed = copilot.emu.last_request("/chat/completions")
+    streamed = copilot.emu.wait_sent(copilot.emu.last_request("/chat/completions"))
     assert streamed.finished is True
     assert streamed.sent_bytes == sum(len(f"data: {d}\n\n".encode()) for d in data)
     plain = copilot.chat("hello")
-    record = copilot.emu.last_request("/chat/completions")
+    record = copilot.emu.wait_sent(copilot.emu.last_request("/chat/completions"))
     assert record.finished is True and record.sent_bytes == len(plain.content)
     with pytest.raises(httpx.RemoteProtocolError):
         copilot.stream("a b c d e f [[fail-midstream]]")
-    broken = copilot.emu.last_request("/chat/completions")
+    broken = copilot.emu.wait_sent(copilot.emu.last_request("/chat/completions"))
     assert broken.finished is False and 0 < broken.sent_bytes
     assert broken.to_json()["finished"] is False
 
