@@ -14,7 +14,6 @@ from copilot_hybrid import config
 from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
 
 if TYPE_CHECKING:
-    from copilot_hybrid.server.connections import ConnectionLimits
     from copilot_hybrid.server.runtime import Runtime
     from copilot_hybrid.server.settings import ServerSettings
 
@@ -193,10 +192,11 @@ async def _serve(settings: ServerSettings) -> int:
 
     from copilot_hybrid.errors import CopilotHybridError
     from copilot_hybrid.server.app import create_app
+    from copilot_hybrid.server.connections import setup_connection_limits
     from copilot_hybrid.server.runtime import Runtime
 
     log = logging.getLogger("copilot_hybrid.server")
-    limits = _connection_limits(settings)
+    limits = setup_connection_limits(settings)
     runtime = Runtime(settings)
     try:
         # Same event loop as uvicorn: the pooled upstream connections stay valid.
@@ -225,34 +225,6 @@ async def _serve(settings: ServerSettings) -> int:
     server = uvicorn.Server(config)
     await server.serve()
     return 0 if server.started else 1
-
-
-def _connection_limits(settings: ServerSettings) -> ConnectionLimits:
-    """Raises the fd limit, derives the connection cap from it, and sends asyncio's
-    accept() errors to the throttled pressure log."""
-    import asyncio
-    import logging
-
-    from copilot_hybrid.server.connections import ConnectionLimits, default_max_connections, raise_fd_limit
-
-    log = logging.getLogger("copilot_hybrid.server")
-    fd_limit = raise_fd_limit()
-    limits = ConnectionLimits(
-        max_connections=settings.max_connections or default_max_connections(fd_limit),
-        header_timeout=settings.header_timeout,
-        fd_limit=fd_limit,
-    )
-    asyncio.get_running_loop().set_exception_handler(limits.pressure.exception_handler)
-    if limits.shed_above < limits.max_connections:
-        log.warning(
-            "--max-connections %d is more than the file descriptor limit (%d) allows: "
-            "past %d open connections new ones are closed at once (raise it with `ulimit -n`)",
-            limits.max_connections,
-            fd_limit,
-            limits.shed_above,
-        )
-    log.debug("Connections: %s", limits.describe())
-    return limits
 
 
 def claude_code_setup(runtime: Runtime) -> None:

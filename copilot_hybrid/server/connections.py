@@ -42,6 +42,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from copilot_hybrid.config import DEFAULT_MAX_CONNECTIONS
 from copilot_hybrid.server.errors import error_response
+from copilot_hybrid.server.settings import ServerSettings
 
 log = logging.getLogger("copilot_hybrid.server")
 
@@ -276,3 +277,25 @@ class LimitedH11Protocol(H11Protocol):
         if self._head_started:
             self.transport.write(_TIMEOUT_408)
         self.transport.close()
+
+
+def setup_connection_limits(settings: ServerSettings) -> ConnectionLimits:
+    """At `serve` start, in the server's event loop: raises the fd limit, derives the
+    connection cap from it, and sends asyncio's accept() errors to the pressure log."""
+    fd_limit = raise_fd_limit()
+    limits = ConnectionLimits(
+        max_connections=settings.max_connections or default_max_connections(fd_limit),
+        header_timeout=settings.header_timeout,
+        fd_limit=fd_limit,
+    )
+    asyncio.get_running_loop().set_exception_handler(limits.pressure.exception_handler)
+    if limits.shed_above < limits.max_connections:
+        log.warning(
+            "--max-connections %d is more than the file descriptor limit (%d) allows: "
+            "past %d open connections new ones are closed at once (raise it with `ulimit -n`)",
+            limits.max_connections,
+            fd_limit,
+            limits.shed_above,
+        )
+    log.debug("Connections: %s", limits.describe())
+    return limits

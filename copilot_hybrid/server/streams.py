@@ -72,7 +72,7 @@ DRAIN_BYTES = 1024 * 1024
 #: Chunks read ahead of a slow client; the reader waits beyond that (backpressure).
 _READ_AHEAD = 16
 _END = object()
-#: Cancelled readers still closing their connection (a task needs a reference to run).
+#: Readers of abandoned streams, still ending (a task needs a reference to run).
 _finishing: set[asyncio.Task[None]] = set()
 
 
@@ -96,6 +96,10 @@ class UpstreamStream:
         self._queue: asyncio.Queue[object] = asyncio.Queue(_READ_AHEAD)
         self._reader: asyncio.Task[None] | None = None
         self._ended = False
+        # Set when the consumer has left before the end: the reader stops handing over.
+        self._abandoned = False
+        # True while the reader waits for room in the queue (the only place it may be cancelled).
+        self._waiting_to_put = False
 
     async def __aenter__(self) -> UpstreamStream:
         self._reader = asyncio.create_task(self._read())
@@ -108,10 +112,14 @@ class UpstreamStream:
                 await asyncio.wait({reader}, timeout=DRAIN_SECONDS)  # it releases the connection
         finally:
             if reader is not None and not reader.done():
-                # Not `await reader`: a cancellation of this task (the client left) would
-                # cancel the reader a second time, in the middle of httpcore closing the
-                # connection, which would then stay open with the generation running on.
-                reader.cancel()
+                self._abandoned = True
+                # The reader is cancelled only while it waits for room in the queue. Inside
+                # httpx it may be closing the connection after an error: httpcore marks the
+                # connection closed first, so a cancellation there would leave the socket
+                # open for good (and the generation running). Closing the response below
+                # ends a read in progress instead, and the reader then returns by itself.
+                if self._waiting_to_put:
+                    reader.cancel()
                 _finishing.add(reader)
                 reader.add_done_callback(_finishing.discard)
             with contextlib.suppress(httpx.HTTPError):  # the client already has its ending
@@ -120,14 +128,25 @@ class UpstreamStream:
     async def _read(self) -> None:
         try:
             async for chunk in self.response.aiter_bytes():
-                await self._queue.put(chunk)
+                if self._abandoned:
+                    return
+                await self._put(chunk)
         except httpx.ReadTimeout:
             # The client's read timeout is at least the idle timeout: the same silence.
-            await self._queue.put(self._idle_error())
+            await self._put(self._idle_error())
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            await self._queue.put(exc)
+            await self._put(exc)
         else:
-            await self._queue.put(_END)
+            await self._put(_END)
+
+    async def _put(self, item: object) -> None:
+        if self._abandoned:
+            return
+        self._waiting_to_put = True
+        try:
+            await self._queue.put(item)
+        finally:
+            self._waiting_to_put = False
 
     def _idle_error(self) -> UpstreamUnavailable:
         return UpstreamUnavailable(

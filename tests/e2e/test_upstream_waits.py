@@ -139,6 +139,18 @@ def test_stream_idle_timeout_ends_openai_stream_with_error_chunk(quick_proxy: Pr
             pass
 
 
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions"])
+def test_stream_idle_timeout_closes_the_upstream_connection(quick_proxy: Proxy, emulator: Emulator, path: str) -> None:
+    """After the idle timeout the proxy hangs up on upstream: the emulator's writes after
+    its stall fail (a connection left open would take them and never be reused)."""
+    body = (_anthropic_body if path == "/v1/messages" else _openai_body)(f"[[reply:{TEXT}]] [[stall:4000]]")
+    for _ in range(3):
+        emulator.clear_requests()
+        response, raw = _raw_stream(quick_proxy, path, body)
+        assert response.status_code == 200 and b"--stream-idle-timeout" in raw
+        assert emulator.wait_sent(emulator.last_request("/chat/completions"), timeout=30).finished is False
+
+
 @pytest.mark.parametrize("stream", [True, False])
 def test_upstream_timeout_before_headers_is_504(quick_proxy: Proxy, stream: bool) -> None:
     anthropic_reply = httpx.post(
