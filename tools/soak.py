@@ -36,7 +36,10 @@ removed must have exactly the emulator's `sent_bytes`; any difference is added.
 
 Also printed: each scenario's outcomes, pings seen, upstream connections the emulator
 accepted, and the proxy's peak RSS and open file descriptors (from /proc; "n/a"
-where there is none). Exits 1 when hung, unclean or lost is not 0.
+where there is none). Leaked fds: once the run is over, the proxy may keep what it
+had at the start plus one idle upstream connection per stream (and a few to spare);
+descriptors beyond that are leaked connections. Exits 1 when hung, unclean, lost
+bytes, leaked fds or tracebacks in the proxy's log are not 0.
 """
 
 from __future__ import annotations
@@ -113,6 +116,7 @@ class Sample:
     fds_start: int | None = None
     fds_peak: int | None = None
     fds_end: int | None = None
+    fds_leaked: int = 0
 
 
 @dataclass
@@ -130,7 +134,12 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return self.count("hung") == 0 and self.count("unclean") == 0 and self.lost_bytes == 0
+        return (
+            self.count("hung") == 0
+            and self.count("unclean") == 0
+            and self.lost_bytes == 0
+            and self.sample.fds_leaked == 0
+        )
 
     def as_json(self) -> dict[str, Any]:
         per_scenario: dict[str, Counter[str]] = {}
@@ -149,7 +158,12 @@ class Report:
             "pings": sum(o.pings for o in self.outcomes),
             "upstream_connections": self.upstream_connections,
             "peak_rss_mb": None if self.sample.peak_rss_kb is None else round(self.sample.peak_rss_kb / 1024, 1),
-            "fds": {"start": self.sample.fds_start, "peak": self.sample.fds_peak, "end": self.sample.fds_end},
+            "fds": {
+                "start": self.sample.fds_start,
+                "peak": self.sample.fds_peak,
+                "end": self.sample.fds_end,
+                "leaked": self.sample.fds_leaked,
+            },
             "scenarios": {name: dict(c) for name, c in sorted(per_scenario.items())},
             "failures": [
                 f"#{o.number} {o.route} {o.scenario}: {o.result} ({o.detail})"
@@ -347,6 +361,27 @@ def _proc_status(pid: int) -> tuple[int | None, int | None]:
     return (int(match.group(1)) if match else None), fds
 
 
+#: Descriptors the proxy may hold after the run beyond its start and one idle
+#: upstream connection per stream (token refreshes, a log rotation...).
+FD_SLACK = 8
+
+
+def settle_fds(pid: int, into: Sample, concurrency: int, timeout: float = 10.0) -> None:
+    """The proxy's fds once the run's connections have closed (they close as the client
+    leaves, not at once): sampled until within bounds or `timeout`; the rest is leaked."""
+    if into.fds_start is None:
+        return
+    ceiling = into.fds_start + concurrency + FD_SLACK
+    deadline = time.monotonic() + timeout
+    while True:
+        fds = _proc_status(pid)[1]
+        into.fds_end = fds
+        if fds is None or fds <= ceiling or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    into.fds_leaked = max(0, (into.fds_end or 0) - ceiling)
+
+
 async def sample(pid: int, into: Sample, stop: asyncio.Event) -> None:
     while True:
         peak, fds = _proc_status(pid)
@@ -424,7 +459,8 @@ def print_report(data: dict[str, Any]) -> None:
         f"pings            {data['pings']}",
         f"upstream conns   {data['upstream_connections']}",
         f"peak RSS         {rss} (the proxy process)",
-        f"fds              start {fds['start']}, peak {fds['peak']}, end {fds['end']} (the proxy process)",
+        f"fds              start {fds['start']}, peak {fds['peak']}, end {fds['end']}, leaked {fds['leaked']}"
+        " (the proxy process)",
         "scenarios:",
     ]
     for name, counts in data["scenarios"].items():
@@ -450,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         connections_before = emu.connections_accepted
         try:
             report = asyncio.run(soak(url, process.pid, args.concurrency, args.duration, args.seed))
-            report.sample.fds_end = _proc_status(process.pid)[1]
+            settle_fds(process.pid, report.sample, args.concurrency)
         finally:
             process.terminate()
             try:

@@ -26,7 +26,7 @@ def test_short_soak_has_no_hung_streams_and_no_lost_bytes() -> None:
     report = json.loads(done.stdout)
     assert done.returncode == 0, json.dumps(report, indent=2)
     assert report["hung"] == 0 and report["unclean"] == 0 and report["lost_bytes"] == 0
-    assert report["proxy_log_tracebacks"] == 0
+    assert report["proxy_log_tracebacks"] == 0 and report["fds"]["leaked"] == 0
     # The run did exercise every fault, and both endings.
     assert set(report["scenarios"]) == {"ok", "paced", "stall-short", "stall-long", "cut", "slow-headers", "5xx", "429"}
     assert report["completed"] > 0 and report["errored_cleanly"] > 0 and report["pings"] > 0
