@@ -75,6 +75,23 @@ DEFAULT_HISTORY_ROWS: Final = 10_000
 DEFAULT_GITHUB_URL: Final = "https://github.com"
 DEFAULT_GITHUB_API_URL: Final = "https://api.github.com"
 
+# Connections and upstream waits (`serve` options; why each value: README, "Timeouts and limits").
+#: A client must finish a request's headers this many seconds after it connected or
+#: sent the request's first byte; local clients need microseconds.
+DEFAULT_HEADER_TIMEOUT: Final = 10.0
+#: An idle kept-alive client connection is closed after this many seconds; longer
+#: than the clients' own idle expiry (httpx 5 s, Node 4 s), so they close first.
+DEFAULT_KEEP_ALIVE_TIMEOUT: Final = 15
+#: --max-connections unless the file descriptor limit allows fewer.
+DEFAULT_MAX_CONNECTIONS: Final = 512
+#: Seconds to Copilot's response headers; under the SDKs' and Claude Code's own
+#: 600 s, so the client gets a clean 504 rather than its own timeout.
+DEFAULT_UPSTREAM_TIMEOUT: Final = 300.0
+#: Seconds a started stream may go without a byte from Copilot.
+DEFAULT_STREAM_IDLE_TIMEOUT: Final = 120.0
+#: Seconds of silence on a stream before a keep-alive ping.
+DEFAULT_PING_INTERVAL: Final = 15.0
+
 
 # ---- the environment ----------------------------------------------------------------
 

@@ -141,6 +141,45 @@ def serve_command(
             help="Also keep each request's last user text and the answer's text (redacted, capped).",
         ),
     ] = False,
+    # -- connections and upstream waits ------------------------------------------------------
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout",
+            min=0.01,
+            help="Seconds a client has to send a request's headers, from connecting or from the request's first byte.",
+        ),
+    ] = config.DEFAULT_HEADER_TIMEOUT,
+    keep_alive_timeout: Annotated[
+        int, typer.Option("--keep-alive-timeout", min=1, help="Seconds an idle kept-alive connection stays open.")
+    ] = config.DEFAULT_KEEP_ALIVE_TIMEOUT,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            help=f"Client connections served at once; more get 503. Default {config.DEFAULT_MAX_CONNECTIONS}, "
+            "or fewer if the file descriptor limit is low.",
+        ),
+    ] = None,
+    upstream_timeout: Annotated[
+        float,
+        typer.Option("--upstream-timeout", min=0.01, help="Seconds to wait for Copilot's response headers (then 504)."),
+    ] = config.DEFAULT_UPSTREAM_TIMEOUT,
+    stream_idle_timeout: Annotated[
+        float,
+        typer.Option(
+            "--stream-idle-timeout",
+            min=0.01,
+            help="Seconds a stream may go without a byte from Copilot (then a final error event).",
+        ),
+    ] = config.DEFAULT_STREAM_IDLE_TIMEOUT,
+    ping_interval: Annotated[
+        float,
+        typer.Option(
+            "--ping-interval", min=0.01, help="Seconds of silence on a stream before a keep-alive ping to the client."
+        ),
+    ] = config.DEFAULT_PING_INTERVAL,
 ) -> None:
     """Start the proxy: OpenAI and Anthropic APIs backed by your Copilot subscription."""
     from copilot_hybrid.server.settings import ServerSettings
@@ -169,6 +208,12 @@ def serve_command(
         observe=ObserveSettings(
             history_rows=history_rows, history_text=history_text, log_format="json" if log_format == "json" else "text"
         ),
+        header_timeout=header_timeout,
+        keep_alive_timeout=keep_alive_timeout,
+        max_connections=max_connections,
+        upstream_timeout=upstream_timeout,
+        stream_idle_timeout=stream_idle_timeout,
+        ping_interval=ping_interval,
     )
     raise typer.Exit(run_server(settings, emulator=emulator))
 
@@ -218,9 +263,11 @@ async def _serve(settings: ServerSettings) -> int:
 
     from copilot_hybrid.errors import CopilotHybridError
     from copilot_hybrid.server.app import create_app
+    from copilot_hybrid.server.connections import setup_connection_limits
     from copilot_hybrid.server.runtime import Runtime
 
     log = logging.getLogger("copilot_hybrid.server")
+    limits = setup_connection_limits(settings)
     runtime = Runtime(settings)
     try:
         # Same event loop as uvicorn: the pooled upstream connections stay valid.
@@ -244,6 +291,8 @@ async def _serve(settings: ServerSettings) -> int:
         server_header=False,
         access_log=settings.observe.log_format != "json",  # the request log carries more, as JSON
         timeout_graceful_shutdown=5,
+        http=limits.protocol_class(),
+        timeout_keep_alive=settings.keep_alive_timeout,
     )
     server = uvicorn.Server(config)
     await server.serve()

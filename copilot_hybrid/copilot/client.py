@@ -2,21 +2,28 @@
 
 Bodies go out as the bytes the caller hands in (no re-serialising of
 pass-through requests). A 401 forces one token refresh and one retry.
+Response headers must come within --upstream-timeout (then 504); upstream's
+Retry-After travels with its error to the client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from copilot_hybrid.config import DEFAULT_UPSTREAM_TIMEOUT
 from copilot_hybrid.copilot.headers import copilot_headers, models_headers
 from copilot_hybrid.copilot.token import CopilotToken, CopilotTokenManager
 from copilot_hybrid.errors import UpstreamError, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
+
+#: Upstream response headers an error answer passes on to the client.
+PASSED_ERROR_HEADERS = ("retry-after",)
 
 
 INDIVIDUAL_COPILOT_API_URL = "https://api.githubcopilot.com"
@@ -30,15 +37,17 @@ def copilot_base_for_account(account_type: str) -> str:
     return f"https://api.{kind}.githubcopilot.com"
 
 
-def make_http_client(*, proxy_env: bool = False) -> httpx.AsyncClient:
+def make_http_client(*, proxy_env: bool = False, read_timeout: float = DEFAULT_UPSTREAM_TIMEOUT) -> httpx.AsyncClient:
     """The process's one upstream client.
 
     `trust_env` is what --proxy-env switches: httpx then honours HTTPS_PROXY /
     HTTP_PROXY / ALL_PROXY / NO_PROXY like copilot-api's proxy-from-env. Without
-    it no proxy variable is read, as copilot-api does.
+    it no proxy variable is read, as copilot-api does. `read_timeout` bounds each
+    read of a body (a non-streamed answer comes in one piece at the end); streams
+    have their own idle timeout (server/streams.py).
     """
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0),
+        timeout=httpx.Timeout(connect=15.0, read=read_timeout, write=60.0, pool=30.0),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=60.0),
         trust_env=proxy_env,
         follow_redirects=False,
@@ -54,8 +63,10 @@ class CopilotClient:
         vscode_version: str,
         base_override: str | None = None,
         account_type: str = "individual",
+        upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
     ) -> None:
         self.http = http
+        self.upstream_timeout = upstream_timeout
         self.tokens = tokens
         self.vscode_version = vscode_version
         self.base_override = base_override.rstrip("/") if base_override else None
@@ -83,8 +94,9 @@ class CopilotClient:
     ) -> httpx.Response:
         """Sends and returns a 2xx response whose body is NOT read yet: the caller must
         `aread()`/iterate and `aclose()` it. Non-2xx raises UpstreamError, transport
-        trouble UpstreamUnavailable. `headers`, when given, builds the whole header
-        set from the Copilot token (an endpoint's own set, copilot.headers)."""
+        trouble UpstreamUnavailable, no headers within `upstream_timeout` seconds
+        UpstreamUnavailable(timeout=True). `headers`, when given, builds the whole
+        header set from the Copilot token (an endpoint's own set, copilot.headers)."""
         for attempt in (1, 2):
             token = await self.tokens.get()
             request = self.http.build_request(
@@ -96,7 +108,12 @@ class CopilotClient:
                 else copilot_headers(token.token, self.vscode_version, vision=vision, initiator=initiator),
             )
             try:
-                response = await self.http.send(request, stream=True)
+                async with asyncio.timeout(self.upstream_timeout):
+                    response = await self.http.send(request, stream=True)
+            except (TimeoutError, httpx.ReadTimeout) as exc:
+                raise UpstreamUnavailable(
+                    f"Copilot sent no response within {self.upstream_timeout:g} s (--upstream-timeout)", timeout=True
+                ) from exc
             except httpx.TimeoutException as exc:
                 raise UpstreamUnavailable(
                     f"Copilot did not answer in time ({type(exc).__name__})", timeout=True
@@ -118,7 +135,11 @@ class CopilotClient:
                 await self.tokens.refresh(stale=token.token)
                 continue
             raise UpstreamError(
-                response.status_code, body, content_type=response.headers.get("content-type", ""), url=str(request.url)
+                response.status_code,
+                body,
+                content_type=response.headers.get("content-type", ""),
+                url=str(request.url),
+                headers={name: response.headers[name] for name in PASSED_ERROR_HEADERS if name in response.headers},
             )
         raise AssertionError("unreachable")
 

@@ -141,6 +141,10 @@ class Match:
         return True
 
 
+#: Chunks sent before a scripted mid-stream failure or stall, unless told otherwise.
+DEFAULT_FAIL_AFTER = 3
+
+
 @dataclass
 class Plan:
     """What to answer. Built from keywords or from a queued script."""
@@ -157,6 +161,10 @@ class Plan:
     fail_after: int | None = None
     delay: float = 0.0
     chunk_delay: float = 0.0
+    #: Streamed: one silence of `stall` seconds before chunk number `stall_after`
+    #: (0 = after the headers, before any chunk).
+    stall: float = 0.0
+    stall_after: int = DEFAULT_FAIL_AFTER
     usage: dict[str, int] = field(default_factory=dict)
     model: str | None = None
     raw_chunks: list[str] | None = None
@@ -169,8 +177,6 @@ class Plan:
     #: DEFAULT_FAIL_AFTER events, instead of the rest of the answer.
     response_failed: str | None = None
 
-
-DEFAULT_FAIL_AFTER = 3
 
 _KEYWORD_HEAD = re.compile(r"\[\[([a-z][a-z-]*)")
 _TOOL_NAME = re.compile(r":([A-Za-z0-9_.\-]+)\s*")
@@ -222,7 +228,7 @@ def _parse_one(text: str, start: int, plan: Plan) -> int | None:
         else:
             plan.finish_reason = "content_filter"
         return pos + 2
-    if name in ("slow", "pace", "cached"):
+    if name in ("slow", "pace", "stall", "cached"):
         m = _INT_ARG.match(text, pos)
         if m is None:
             return None
@@ -231,6 +237,8 @@ def _parse_one(text: str, start: int, plan: Plan) -> int | None:
             plan.delay = value / 1000
         elif name == "pace":
             plan.chunk_delay = value / 1000
+        elif name == "stall":
+            plan.stall = value / 1000
         else:
             plan.usage["cached_tokens"] = value
         return m.end()
@@ -333,6 +341,8 @@ _SCRIPT_KEYS = {
     "fail_midstream",
     "delay_ms",
     "chunk_delay_ms",
+    "stall_ms",
+    "stall_after",
     "usage",
     "model",
     "raw_chunks",
@@ -379,6 +389,11 @@ def plan_from_script(item: Mapping[str, Any]) -> Plan:
         raise ValueError("fail_midstream must be a boolean or a chunk count")
     plan.delay = _non_negative(item, "delay_ms") / 1000
     plan.chunk_delay = _non_negative(item, "chunk_delay_ms") / 1000
+    plan.stall = _non_negative(item, "stall_ms") / 1000
+    stall_after = item.get("stall_after", DEFAULT_FAIL_AFTER)
+    if isinstance(stall_after, bool) or not isinstance(stall_after, int) or stall_after < 0:
+        raise ValueError("stall_after must be a non-negative chunk count")
+    plan.stall_after = stall_after
     usage = item.get("usage") or {}
     if not isinstance(usage, Mapping) or set(usage) - _USAGE_KEYS:
         raise ValueError(f"usage may only set {sorted(_USAGE_KEYS)}")

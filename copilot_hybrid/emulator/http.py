@@ -35,6 +35,8 @@ class Request:
     #: `http://host:port` as the client addressed us (from the Host header),
     #: used to build absolute URLs such as the token's `endpoints.api`.
     origin: str
+    #: Serial number of the TCP connection the request came on.
+    connection: int = 0
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -62,6 +64,8 @@ class Response:
     length: int | None = None
     #: Seconds to wait before the first byte (`[[slow:MS]]`).
     delay: float = 0.0
+    #: The recorded request's `seq`, told how much of this response went out.
+    record: int | None = None
 
 
 def json_response(status: int, value: Any, headers: Mapping[str, str] | None = None) -> Response:

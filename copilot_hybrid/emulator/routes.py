@@ -82,14 +82,16 @@ class EmulatorApp:
             response = _fault_response(fault)
         else:
             response = self._dispatch(self._routes, request.path, request, _upstream_error)
-        self.state.record(
+        entry = self.state.record(
             request.method,
             request.path,
             request.query,
             request.headers,
             _body_for_record(request),
             response.status,
+            request.connection,
         )
+        response.record = entry.seq
         return response
 
     def _dispatch(
@@ -433,6 +435,8 @@ class EmulatorApp:
                 raise AbortConnection("scripted mid-stream failure")
             if i and plan.chunk_delay:
                 self.waiter.sleep(plan.chunk_delay)
+            if plan.stall and i == plan.stall_after:
+                self.waiter.sleep(plan.stall)
             yield event
 
     def _messages(self, request: Request) -> Response:
@@ -480,6 +484,7 @@ class EmulatorApp:
                 "copilot_url": f"{origin}{COPILOT_PREFIX}",
                 "default_github_token": DEFAULT_GITHUB_TOKEN,
                 "pending_scripts": self.state.pending_scripts(),
+                "connections_accepted": self.state.connections_accepted,
             },
         )
 

@@ -101,6 +101,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     timeout = _IDLE_TIMEOUT
     server: _HTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        # One handler per TCP connection: count it once, label its requests with it.
+        self.connection_number = self.server.app.state.count_connection()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: requests are recorded, and the CLI logs through `log`."""
 
@@ -129,7 +134,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         host = headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
-        request = Request(self.command, path, query, headers, body, f"http://{host}")
+        request = Request(self.command, path, query, headers, body, f"http://{host}", self.connection_number)
         response = self.server.app.handle(request)
         if self.server.log is not None:
             self.server.log(f"{self.command} {self.path} -> {response.status}")
@@ -162,6 +167,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.rfile.readline(8)
 
     def _send(self, response: Response) -> None:
+        sent = 0
+        finished = False
         try:
             self.server.waiter.sleep(response.delay)
             headers = dict(response.headers)
@@ -176,6 +183,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             head = self._head(response.status, headers)
             if response.stream is None:
                 self.wfile.write(head + response.body)
+                sent, finished = len(response.body), True
                 return
             self.wfile.write(head)
             chunked = response.length is None
@@ -185,8 +193,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 else:
                     self.wfile.write(piece)
+                sent += len(piece)
             if chunked:
                 self.wfile.write(b"0\r\n\r\n")
+            finished = response.length is None or sent == response.length
         except (AbortConnection, OSError):
             # Scripted failure, emulator stopping, or the client went away:
             # drop the connection without finishing the message.
@@ -195,6 +205,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        finally:
+            if response.record is not None:
+                self.server.app.state.record_sent(response.record, sent, finished)
 
     def _head(self, status: int, headers: Mapping[str, str]) -> bytes:
         try:
@@ -339,6 +352,20 @@ class Emulator:
 
     def clear_requests(self) -> None:
         self._state.clear_requests()
+
+    def wait_sent(self, record: RecordedRequest, timeout: float = 10.0) -> RecordedRequest:
+        """`record` once its response has gone out or broken off (`finished` is then
+        True or False): a client can have every byte before the emulator notes it."""
+        done = self._state.wait_sent(record.seq, timeout)
+        if done is None:
+            raise TimeoutError(f"request {record.seq}'s response was not sent within {timeout:g} s")
+        return done
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since start (a client that keeps its
+        connections alive makes many requests per connection)."""
+        return self._state.connections_accepted
 
     @property
     def config(self) -> EmulatorConfig:

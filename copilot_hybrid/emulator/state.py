@@ -6,6 +6,7 @@ handler thread consuming them never race.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import string
 import threading
@@ -35,6 +36,14 @@ class RecordedRequest:
     #: Parsed JSON (or form fields for form posts), else the text, else None.
     body: Any
     status: int
+    #: Serial number of the TCP connection it came on (1 = the emulator's first):
+    #: requests with the same number shared one kept-alive connection.
+    connection: int = 0
+    #: Response body bytes written to the socket (without chunked framing), and whether
+    #: the whole response went out: None while it is being sent, False when it broke
+    #: off (scripted failure, or the client closed the connection).
+    sent_bytes: int = 0
+    finished: bool | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -49,6 +58,9 @@ class RecordedRequest:
             "headers": dict(self.headers),
             "body": self.body,
             "status": self.status,
+            "connection": self.connection,
+            "sent_bytes": self.sent_bytes,
+            "finished": self.finished,
         }
 
 
@@ -92,10 +104,14 @@ _TOKEN_ALPHABET = string.ascii_letters + string.digits
 class EmulatorState:
     def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
+        # Notified when a response has gone out (or broken off): see wait_sent().
+        self._sent = threading.Condition(self._lock)
         self._initial = config
         self._clock = clock
         self.config = config
         self._seq = 0
+        # Connections accepted since start; never reset, so connection numbers stay unique.
+        self._connections = 0
         self._records: deque[RecordedRequest] = deque(maxlen=config.max_recorded_requests)
         self._scripts: list[Plan] = []
         self._faults: list[Fault] = []
@@ -133,14 +149,67 @@ class EmulatorState:
 
     # -- recording ------------------------------------------------------------
 
+    def count_connection(self) -> int:
+        """Counts a newly accepted TCP connection; returns its serial number."""
+        with self._lock:
+            self._connections += 1
+            return self._connections
+
+    @property
+    def connections_accepted(self) -> int:
+        with self._lock:
+            return self._connections
+
     def record(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: Any, status: int
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: Any,
+        status: int,
+        connection: int = 0,
     ) -> RecordedRequest:
         with self._lock:
             self._seq += 1
-            entry = RecordedRequest(self._seq, self._clock(), method, path, query, dict(headers), body, status)
+            entry = RecordedRequest(
+                self._seq, self._clock(), method, path, query, dict(headers), body, status, connection
+            )
             self._records.append(entry)
             return entry
+
+    def record_sent(self, seq: int, sent_bytes: int, finished: bool) -> None:
+        """Notes how much of request `seq`'s response went out (if it is still recorded)."""
+        with self._sent:
+            index = self._index_of(seq)
+            if index is not None:
+                entry = self._records[index]
+                self._records[index] = dataclasses.replace(entry, sent_bytes=sent_bytes, finished=finished)
+            self._sent.notify_all()
+
+    def wait_sent(self, seq: int, timeout: float) -> RecordedRequest | None:
+        """Request `seq`'s record once its response has gone out or broken off; None
+        after `timeout` seconds, or when it is no longer recorded."""
+
+        def sent() -> bool:
+            index = self._index_of(seq)
+            return index is None or self._records[index].finished is not None
+
+        with self._sent:
+            if not self._sent.wait_for(sent, timeout):
+                return None
+            index = self._index_of(seq)
+            return None if index is None else self._records[index]
+
+    def _index_of(self, seq: int) -> int | None:
+        """Where record `seq` is (searched from the newest end); the lock is held."""
+        for index in range(len(self._records) - 1, -1, -1):
+            entry = self._records[index]
+            if entry.seq == seq:
+                return index
+            if entry.seq < seq:
+                return None
+        return None
 
     def requests(self) -> list[RecordedRequest]:
         with self._lock:

@@ -81,12 +81,13 @@ def error_response(
 def upstream_error_response(path: str, exc: UpstreamError) -> Response:
     """Keeps upstream's status; the message is upstream's own text, parsed out of its JSON.
 
-    On OpenAI routes an upstream `error.code`/`param`/`type` (e.g. model_not_supported) is kept.
+    On OpenAI routes an upstream `error.code`/`param`/`type` (e.g. model_not_supported) is kept;
+    on both, the headers upstream's error passes on (Retry-After: the SDKs wait that long).
     """
     status = exc.status if 400 <= exc.status <= 599 else 502
     message = exc.message
     if is_anthropic_path(path):
-        return error_response(path, status, message)
+        return error_response(path, status, message, headers=exc.headers)
     data = exc.json()
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
@@ -100,8 +101,8 @@ def upstream_error_response(path: str, exc: UpstreamError) -> Response:
             param if isinstance(param, str) else None,
             code if isinstance(code, str) else None,
         )
-        return Response(dumps(body), status_code=status, media_type="application/json")
-    return error_response(path, status, message)
+        return Response(dumps(body), status_code=status, headers=exc.headers, media_type="application/json")
+    return error_response(path, status, message, headers=exc.headers)
 
 
 def request_path(request: Request) -> str:

@@ -17,13 +17,13 @@ from starlette.responses import Response, StreamingResponse
 from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import anthropic_initiator, has_vision
 from copilot_hybrid.copilot.models import tokenizer_name
-from copilot_hybrid.errors import ApiError, UpstreamError
+from copilot_hybrid.errors import ApiError, UpstreamError, UpstreamUnavailable
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import check_token_limits, parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
-from copilot_hybrid.server.streams import SSE_HEADERS, iter_sse_data
+from copilot_hybrid.server.streams import ANTHROPIC_PING, SSE_HEADERS, UpstreamStream, iter_sse_data
 
 log = logging.getLogger("copilot_hybrid.server")
 
@@ -74,9 +74,13 @@ def register(app: FastAPI, rt: Runtime) -> None:
                     headers=SSE_HEADERS,
                 )
             return json_response(translated)
-        return StreamingResponse(
-            anthropic_events(upstream, str(payload["model"])), media_type="text/event-stream", headers=SSE_HEADERS
+        events = anthropic_events(
+            upstream,
+            str(payload["model"]),
+            ping_interval=rt.settings.ping_interval,
+            idle_timeout=rt.settings.stream_idle_timeout,
         )
+        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
     async def count_tokens(request: Request) -> Response:
         body = await read_body(request, rt.settings.max_body_bytes)
@@ -110,33 +114,45 @@ def _count_tokens(rt: Runtime, payload: dict[str, Any], beta: str | None) -> int
     return result
 
 
-async def anthropic_events(upstream: httpx.Response, model: str) -> AsyncIterator[bytes]:
-    """OpenAI chunks in, Anthropic events out. Whatever happens the client gets an
-    ending: finish() on a normal end (even without finish_reason or [DONE]), an
-    Anthropic `error` event when upstream fails after the stream began."""
+async def anthropic_events(
+    upstream: httpx.Response, model: str, *, ping_interval: float, idle_timeout: float
+) -> AsyncIterator[bytes]:
+    """OpenAI chunks in, Anthropic events out, and an `event: ping` after each
+    `ping_interval` of silence. Whatever happens the client gets an ending: finish()
+    on a normal end (even without finish_reason or [DONE]), an Anthropic `error` event
+    when upstream fails or goes silent for `idle_timeout` after the stream began."""
     from copilot_hybrid.translate import AnthropicStreamTranslator, format_sse
 
     translator = AnthropicStreamTranslator(model=model)
     tail: list[Any] | None = None
     try:
-        async for data in iter_sse_data(upstream.aiter_bytes()):
-            if data == b"[DONE]":
-                break
-            if not data.strip():
-                continue
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                tail = translator.error("Copilot sent a malformed stream event")
-                break
-            if isinstance(chunk, dict) and chunk.get("error") is not None and not chunk.get("choices"):
-                tail = translator.error(_stream_error_message(chunk["error"]))
-                break
-            events = translator.feed(chunk)
-            if events:
-                yield b"".join(format_sse(e) for e in events)
-        if tail is None:
-            tail = translator.finish()
+        async with UpstreamStream(upstream, ping_interval=ping_interval, idle_timeout=idle_timeout) as body:
+            async for data in iter_sse_data(body):
+                if data is None:
+                    yield ANTHROPIC_PING
+                    continue
+                if data == b"[DONE]":
+                    break
+                if not data.strip():
+                    continue
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    tail = translator.error("Copilot sent a malformed stream event")
+                    break
+                if isinstance(chunk, dict) and chunk.get("error") is not None and not chunk.get("choices"):
+                    tail = translator.error(_stream_error_message(chunk["error"]))
+                    break
+                events = translator.feed(chunk)
+                if events:
+                    yield b"".join(format_sse(e) for e in events)
+            # The client gets its ending first; then leaving the block drains the rest of
+            # upstream's body (after [DONE]), so that its connection is reused.
+            yield b"".join(format_sse(e) for e in (translator.finish() if tail is None else tail))
+            tail = []
+    except UpstreamUnavailable as exc:
+        log.warning("Upstream stream stalled: %s", exc)
+        tail = translator.error(str(exc))
     except httpx.HTTPError as exc:
         log.warning("Upstream stream broke off: %s: %s", type(exc).__name__, exc)
         tail = translator.error(f"The upstream stream broke off ({type(exc).__name__})")

@@ -15,12 +15,19 @@ from starlette.responses import Response, StreamingResponse
 from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import has_vision, initiator_for
 from copilot_hybrid.copilot.models import max_output_tokens, public_model
+from copilot_hybrid.errors import UpstreamUnavailable
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import check_token_limits, parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
-from copilot_hybrid.server.streams import SSE_HEADERS, event_boundary, openai_stream_error
+from copilot_hybrid.server.streams import (
+    OPENAI_PING,
+    SSE_HEADERS,
+    UpstreamStream,
+    event_boundary,
+    openai_stream_error,
+)
 
 log = logging.getLogger("copilot_hybrid.server")
 
@@ -60,7 +67,9 @@ def register(app: FastAPI, rt: Runtime) -> None:
         upstream = await rt.copilot.chat_completions(
             body, vision=has_vision(messages), initiator=initiator_for(messages)
         )
-        return await pass_through(upstream)
+        return await pass_through(
+            upstream, ping_interval=rt.settings.ping_interval, idle_timeout=rt.settings.stream_idle_timeout
+        )
 
     async def models(request: Request) -> Response:
         data = [public_model(m) for m in await rt.models.get()]
@@ -81,30 +90,43 @@ def register(app: FastAPI, rt: Runtime) -> None:
         app.add_api_route(f"{prefix}/embeddings", embeddings, methods=["POST"], include_in_schema=False)
 
 
-async def pass_through(upstream: httpx.Response) -> Response:
+async def pass_through(upstream: httpx.Response, *, ping_interval: float, idle_timeout: float) -> Response:
     """Upstream's answer as it came: JSON bytes untouched, SSE copied event by event."""
     content_type = upstream.headers.get("content-type", "")
     if not content_type.startswith("text/event-stream"):
         content = await read_whole(upstream)
         return Response(content, status_code=upstream.status_code, media_type=content_type or "application/json")
     return StreamingResponse(
-        copy_events(upstream), status_code=upstream.status_code, media_type="text/event-stream", headers=SSE_HEADERS
+        copy_events(upstream, ping_interval=ping_interval, idle_timeout=idle_timeout),
+        status_code=upstream.status_code,
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
     )
 
 
-async def copy_events(upstream: httpx.Response) -> AsyncIterator[bytes]:
+async def copy_events(upstream: httpx.Response, *, ping_interval: float, idle_timeout: float) -> AsyncIterator[bytes]:
     """Forwards whole events only, so a failure mid-event cannot leave half an event
-    glued to the error chunk that reports it."""
+    glued to the error chunk that reports it. After each `ping_interval` of silence a
+    `: ping` comment goes out (what the client has is always whole events, so a
+    comment never splits one); `idle_timeout` of silence ends the stream with an
+    error chunk."""
     pending = b""
     try:
-        async for chunk in upstream.aiter_bytes():
-            pending += chunk
-            end = event_boundary(pending)
-            if end:
-                out, pending = pending[:end], pending[end:]
-                yield out
+        async with UpstreamStream(upstream, ping_interval=ping_interval, idle_timeout=idle_timeout) as body:
+            async for chunk in body:
+                if chunk is None:
+                    yield OPENAI_PING
+                    continue
+                pending += chunk
+                end = event_boundary(pending)
+                if end:
+                    out, pending = pending[:end], pending[end:]
+                    yield out
         if pending.strip():
             yield pending if pending.endswith(b"\n\n") else pending + b"\n\n"
+    except UpstreamUnavailable as exc:
+        log.warning("Upstream stream stalled: %s", exc)
+        yield openai_stream_error(str(exc))
     except httpx.HTTPError as exc:
         log.warning("Upstream stream broke off: %s: %s", type(exc).__name__, exc)
         yield openai_stream_error(f"The upstream stream broke off: {type(exc).__name__}")

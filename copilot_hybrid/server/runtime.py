@@ -77,7 +77,10 @@ class Runtime:
 
     async def start(self) -> None:
         s = self.settings
-        self._http = make_http_client(proxy_env=s.proxy_env)
+        # A read may wait as long as either timeout allows; the headers are bounded by
+        # --upstream-timeout in CopilotClient.send, a stream's silences by its idle timeout.
+        read_timeout = max(s.upstream_timeout, s.stream_idle_timeout)
+        self._http = make_http_client(proxy_env=s.proxy_env, read_timeout=read_timeout)
         if s.observe.enabled:
             watch_upstream(self._http)
         if s.account_type.strip().lower() not in ("", "individual"):
@@ -110,6 +113,7 @@ class Runtime:
             vscode_version=self.vscode_version,
             base_override=s.copilot_api_url,
             account_type=s.account_type,
+            upstream_timeout=s.upstream_timeout,
         )
         await tokens.get()
         log.info("Copilot API: %s", self._copilot.base_url())

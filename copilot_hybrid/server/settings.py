@@ -8,9 +8,14 @@ from dataclasses import dataclass, field
 from copilot_hybrid.config import (
     DEFAULT_GITHUB_API_URL,
     DEFAULT_GITHUB_URL,
+    DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HOST,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PING_INTERVAL,
     DEFAULT_PORT,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
+    DEFAULT_UPSTREAM_TIMEOUT,
 )
 from copilot_hybrid.observe.settings import ObserveSettings
 
@@ -51,6 +56,14 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = ()
     # Metrics, request history, JSON request log (copilot_hybrid/observe).
     observe: ObserveSettings = field(default_factory=ObserveSettings)
+    # Connections (server/connections.py) and upstream waits (copilot/client.py, server/streams.py).
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT
+    # None: derived from the file descriptor limit (connections.default_max_connections).
+    max_connections: int | None = None
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
+    ping_interval: float = DEFAULT_PING_INTERVAL
 
     @property
     def base_url(self) -> str:

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -42,6 +42,7 @@ class Proxy:
         *args: str,
         env: dict[str, str] | None = None,
         api_key: str | None = None,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         self.api_key = api_key
         self.headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
@@ -74,7 +75,12 @@ class Proxy:
         self.args = [sys.executable, "-m", "copilot_hybrid", "serve", "--port", str(self.port), *args]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            self.args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=self.env
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            preexec_fn=preexec_fn,  # e.g. a lower fd limit for the child only
         )
         self._wait_ready()
 

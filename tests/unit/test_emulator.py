@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import os
@@ -629,6 +630,77 @@ def test_slow_and_pace(copilot: Copilot) -> None:
             if line.startswith("data: "):
                 arrivals.append(time.perf_counter())
     assert arrivals[-1] - arrivals[0] >= 0.04 * (len(arrivals) - 1) * 0.9
+
+
+def test_stall_is_one_silence_mid_stream(copilot: Copilot) -> None:
+    arrivals: list[float] = []
+    messages = [{"role": "user", "content": "a b c d e f [[stall:300]]"}]
+    with copilot.client.stream(
+        "POST",
+        f"{copilot.emu.copilot_url}/chat/completions",
+        json={"model": "gpt-4.1", "stream": True, "messages": messages},
+        headers=copilot.headers,
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                arrivals.append(time.perf_counter())
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    # The silence comes before chunk 3, after three chunks.
+    assert gaps[2] >= 0.3 * 0.8  # less if chunk 2 itself was read late
+
+
+def test_stall_script_keys(copilot: Copilot) -> None:
+    copilot.emu.script({"content": "one two three", "stall_ms": 200, "stall_after": 0})
+    with copilot.client.stream(
+        "POST",
+        f"{copilot.emu.copilot_url}/chat/completions",
+        json={"model": "gpt-4.1", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        headers=copilot.headers,
+    ) as response:
+        headers_at = time.perf_counter()
+        data = sse_data(response.iter_lines())
+        first_chunk_at = time.perf_counter()
+    # stall_after 0: the headers come first, the first chunk after the silence.
+    assert first_chunk_at - headers_at >= 0.2 * 0.8
+    assert reassemble(chunks_of(data))[0]["text"] == "one two three"
+    with pytest.raises(ValueError, match="stall_after"):
+        copilot.emu.script({"stall_ms": 10, "stall_after": -1})
+    with pytest.raises(ValueError, match="stall_ms"):
+        copilot.emu.script({"stall_ms": "long"})
+
+
+def test_connections_are_counted_and_requests_name_theirs(emu: Emulator) -> None:
+    before = emu.connections_accepted
+    with httpx.Client(timeout=10) as kept_alive:
+        for _ in range(3):
+            kept_alive.get(f"{emu.copilot_url}/models")
+    with httpx.Client(timeout=10) as other:
+        other.get(f"{emu.copilot_url}/models")
+        info = other.get(f"{emu.url}/_emulator").json()
+    assert emu.connections_accepted == before + 2
+    assert info["connections_accepted"] == before + 2
+    numbers = [r.connection for r in emu.requests_to("/copilot/models")]
+    assert len(set(numbers[:3])) == 1 and numbers[3] != numbers[0]
+    with httpx.Client(timeout=10) as control:
+        recorded = control.get(f"{emu.url}/_emulator/requests", params={"path": "/copilot/models"}).json()
+    assert [r["connection"] for r in recorded["requests"]] == numbers
+    emu.reset()
+    assert emu.connections_accepted == before + 3  # never reset: numbers stay unique
+
+
+def test_records_tell_how_much_of_each_response_went_out(copilot: Copilot) -> None:
+    _, data = copilot.stream("a b c d e f")
+    streamed = copilot.emu.wait_sent(copilot.emu.last_request("/chat/completions"))
+    assert streamed.finished is True
+    assert streamed.sent_bytes == sum(len(f"data: {d}\n\n".encode()) for d in data)
+    plain = copilot.chat("hello")
+    record = copilot.emu.wait_sent(copilot.emu.last_request("/chat/completions"))
+    assert record.finished is True and record.sent_bytes == len(plain.content)
+    with pytest.raises(httpx.RemoteProtocolError):
+        copilot.stream("a b c d e f [[fail-midstream]]")
+    broken = copilot.emu.wait_sent(copilot.emu.last_request("/chat/completions"))
+    assert broken.finished is False and 0 < broken.sent_bytes
+    assert broken.to_json()["finished"] is False
 
 
 def test_length(copilot: Copilot) -> None:

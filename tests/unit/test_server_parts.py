@@ -59,6 +59,14 @@ def test_upstream_error_keeps_status_code_and_text() -> None:
     assert json.loads(response.body) == {"type": "error", "error": {"type": "invalid_request_error", "message": "nope"}}
 
 
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions", "/chat/completions"])
+@pytest.mark.parametrize("body", [b'{"error":{"message":"slow down","code":"rate_limited"}}', b"plain text"])
+def test_upstream_retry_after_reaches_the_client(path: str, body: bytes) -> None:
+    exc = UpstreamError(429, body, headers={"retry-after": "12"})
+    response = upstream_error_response(path, exc)
+    assert response.status_code == 429 and response.headers["retry-after"] == "12"
+
+
 def test_max_tokens_splice_keeps_client_bytes() -> None:
     body = b'  {"model": "gpt-4.1", "messages": [], "x": {"y": 1}}'
     payload = json.loads(body)
