@@ -87,7 +87,14 @@ from copilot_hybrid.translate.responses_via_messages import (
     responses_to_messages_request,
 )
 
-__all__ = ["chat_via_responses", "events_of_response", "messages_via_responses", "register", "resolve"]
+__all__ = [
+    "ThroughFixer",
+    "chat_via_responses",
+    "events_of_response",
+    "messages_via_responses",
+    "register",
+    "resolve",
+]
 
 log = logging.getLogger("copilot_hybrid.server")
 
@@ -246,7 +253,7 @@ async def chat_via_responses(rt: Runtime, request: Request, payload: dict[str, A
     if body["stream"]:
         options = payload.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        translator = _Fixed(ResponsesToChatStream(names, include_usage=include_usage))
+        translator = ThroughFixer(ResponsesToChatStream(names, include_usage=include_usage))
         return _chat_sse_response(await _responses_events(upstream, translator))
     result = await _responses_result(upstream)
     _raise_if_failed(result)
@@ -265,7 +272,7 @@ async def messages_via_responses(rt: Runtime, request: Request, payload: dict[st
     )
     client_model = str(payload.get("model") or model.id)
     if body["stream"]:
-        translator = _Fixed(ResponsesToMessagesStream(names, model=client_model))
+        translator = ThroughFixer(ResponsesToMessagesStream(names, model=client_model))
         return _sse_response(await _responses_events(upstream, translator))
     message = responses_to_messages_result(await _responses_result(upstream), names, model=client_model)
     if message.get("type") == "error":
@@ -289,7 +296,7 @@ class StreamTranslator(Protocol):
     def error(self, message: str) -> list[Event]: ...
 
 
-class _Fixed:
+class ThroughFixer:
     """Copilot's Responses events through the passthrough fixer first, so the
     translator after it reads a well-formed stream (a failure arrives with its
     message even when Copilot sends it after a `response.failed` without one)."""
