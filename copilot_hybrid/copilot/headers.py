@@ -3,7 +3,8 @@
 The identity mimics the VS Code Copilot Chat extension, as copilot-api 0.7.0
 does; Copilot and GitHub's /copilot_internal/* endpoints check these
 headers. Per endpoint on top of that (reference §3): `GET /models` with the
-model-access intent, `POST /v1/messages` with the messages-proxy identity.
+model-access intent, `POST /v1/messages` with the messages-proxy identity,
+`POST /responses` with the agent intent.
 Also the per-request decisions (vision, initiator, compaction).
 """
 
@@ -27,6 +28,10 @@ MESSAGES_PROXY_INTENT: Final = "messages-proxy"
 #: The newest API version seen with live /v1/messages and count_tokens probes (caozhiyuan's).
 MESSAGES_API_VERSION: Final = "2025-10-01"
 ANTHROPIC_VERSION: Final = "2023-06-01"
+#: `/responses` callers are coding agents (Codex); caozhiyuan's intent on every inference call.
+AGENT_INTENT: Final = "conversation-agent"
+#: Compaction (summarising the conversation): neither a user turn nor a step of the agent's task.
+COMPACTION_INTENT: Final = "conversation-other"
 #: caozhiyuan's identity for Claude Code traffic on /v1/messages (prepareMessageProxyHeaders).
 CLAUDE_AGENT_USER_AGENT: Final = "vscode_claude_code/2.1.112 (external, sdk-ts, agent-sdk/0.2.112)"
 
@@ -109,6 +114,59 @@ def messages_headers(
         headers["user-agent"] = CLAUDE_AGENT_USER_AGENT
         del headers["copilot-integration-id"]
     return headers
+
+
+def responses_headers(
+    copilot_token: str,
+    vscode_version: str,
+    *,
+    initiator: str,
+    vision: bool = False,
+    compaction: bool = False,
+    session_id: str | None = None,
+) -> dict[str, str]:
+    """`POST /responses` (§3.5): the base set with the agent intent and the
+    newest API version, `x-initiator` as the caller decided it (from the last
+    input item: `translate.responses_fixes.responses_initiator`).
+
+    A compaction request is the agent's (`x-initiator: agent`) and says so in
+    its intent. `session_id` (Codex's `session-id`, Claude Code's session)
+    gives a stable `x-interaction-id`, as VS Code sends one per conversation.
+    """
+    headers = copilot_headers(copilot_token, vscode_version, vision=vision, initiator=initiator)
+    headers["x-github-api-version"] = MESSAGES_API_VERSION
+    headers["openai-intent"] = AGENT_INTENT
+    headers["x-interaction-type"] = AGENT_INTENT
+    headers["x-agent-task-id"] = headers["x-request-id"]
+    if compaction:
+        headers["x-initiator"] = "agent"
+        headers["openai-intent"] = COMPACTION_INTENT
+        headers["x-interaction-type"] = COMPACTION_INTENT
+    if session_id:
+        headers["x-interaction-id"] = interaction_id(session_id)
+    return headers
+
+
+def interaction_id(session_id: str) -> str:
+    """A UUID that is the same for every request of one client session (and
+    says nothing about the session id itself)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"copilot-hybrid:session:{session_id}"))
+
+
+def has_responses_vision(items: Any) -> bool:
+    """True when a Responses `input` carries an `input_image`, tool outputs included."""
+    if not isinstance(items, list):
+        return False
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        for key in ("content", "output"):
+            parts = item.get(key)
+            if isinstance(parts, list) and any(
+                isinstance(p, Mapping) and p.get("type") == "input_image" for p in parts
+            ):
+                return True
+    return False
 
 
 def claude_code_session(payload: Mapping[str, Any]) -> str | None:

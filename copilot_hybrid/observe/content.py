@@ -7,11 +7,14 @@ without parsing anything twice while the request is being served:
 - usage: OpenAI `usage` (`prompt_tokens`, `completion_tokens`,
   `prompt_tokens_details.cached_tokens`), Anthropic `usage` (`input_tokens`,
   `output_tokens`, `cache_read_input_tokens`, `cache_creation_input_tokens`),
-  from a JSON body or the last events of a stream. `input_tokens` is every
-  prompt token, cached ones included (OpenAI's and Copilot's convention);
-  Anthropic's split is added back up.
+  Responses `usage` (`input_tokens`, `output_tokens`, `total_tokens`,
+  `input_tokens_details.cached_tokens`; in a stream inside the terminal
+  event's `response`), from a JSON body or the last events of a stream.
+  `input_tokens` is every prompt token, cached ones included (OpenAI's and
+  Copilot's convention); Anthropic's split is added back up.
 - error: `{"error": {"type", "message"}}` (OpenAI) or `{"type": "error",
-  "error": {...}}` (Anthropic), as a body or as a stream's error event.
+  "error": {...}}` (Anthropic), as a body or as a stream's error event
+  (Responses: `response.failed`'s `response.error`).
 """
 
 from __future__ import annotations
@@ -106,6 +109,8 @@ def _count(value: Any) -> int:
 def _error_of(document: Any) -> tuple[str, str] | None:
     if not isinstance(document, dict):
         return None
+    if document.get("type") == "response.failed" and isinstance(document.get("response"), dict):
+        document = document["response"]  # a Responses stream's failure
     error = document.get("error")
     if not isinstance(error, dict):
         return None
@@ -122,6 +127,11 @@ def _usage_of(document: Any) -> tuple[int, int, int] | None:
         details = usage.get("prompt_tokens_details")
         cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
         return _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), cached
+    if "input_tokens_details" in usage or "total_tokens" in usage:
+        # Responses: input_tokens includes the cached ones, as chat's prompt_tokens does.
+        details = usage.get("input_tokens_details")
+        cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+        return _count(usage.get("input_tokens")), _count(usage.get("output_tokens")), cached
     if "input_tokens" in usage or "output_tokens" in usage:
         cached = _count(usage.get("cache_read_input_tokens"))
         prompt = _count(usage.get("input_tokens")) + cached + _count(usage.get("cache_creation_input_tokens"))
@@ -130,11 +140,14 @@ def _usage_of(document: Any) -> tuple[int, int, int] | None:
 
 
 def _stream_usage(events: list[Any]) -> tuple[int, int, int] | None:
-    """The last usage a stream reported (OpenAI's trailer chunk, Anthropic's message_delta)."""
+    """The last usage a stream reported (OpenAI's trailer chunk, Anthropic's message_delta,
+    the Responses terminal event's response)."""
     for event in reversed(events):
         usage = _usage_of(event)
         if usage is None and event.get("type") == "message_start":
             usage = _usage_of(event.get("message"))
+        if usage is None and isinstance(event.get("response"), dict):
+            usage = _usage_of(event["response"])
         if usage is not None:
             return usage
     return None
@@ -183,6 +196,9 @@ def _stream_text(events: list[Any]) -> str:
             text = delta.get("text")
             if isinstance(text, str):
                 pieces.append(text)
+            continue
+        if event.get("type") == "response.output_text.delta" and isinstance(delta, str):
+            pieces.append(delta)
             continue
         for choice in event.get("choices") or ():
             delta = choice.get("delta") if isinstance(choice, dict) else None

@@ -21,7 +21,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from copilot_hybrid.errors import ApiError, AuthError, RateLimited, UpstreamError, UpstreamUnavailable
-from copilot_hybrid.server import access, routes_admin, routes_anthropic, routes_observe, routes_openai
+from copilot_hybrid.server import (
+    access,
+    routes_admin,
+    routes_anthropic,
+    routes_observe,
+    routes_openai,
+    routes_responses,
+)
 from copilot_hybrid.server.errors import error_response, request_path, upstream_error_response
 from copilot_hybrid.server.internal_errors import InternalErrors
 from copilot_hybrid.server.runtime import Runtime
@@ -76,6 +83,7 @@ def create_app(settings: ServerSettings, *, runtime: Runtime | None = None) -> F
     app.state.runtime = rt
     routes_openai.register(app, rt)
     routes_anthropic.register(app, rt)
+    routes_responses.register(app, rt)
     routes_admin.register(app, rt)
     install_error_handlers(app)
     access.install(app, settings)  # Host, Origin and CORS, client keys

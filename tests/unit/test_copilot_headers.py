@@ -16,12 +16,14 @@ from copilot_hybrid.copilot.headers import (
     copilot_headers,
     github_headers,
     has_anthropic_vision,
+    has_responses_vision,
     has_vision,
     initiator_for,
     is_compaction_request,
     messages_headers,
     messages_initiator,
     models_headers,
+    responses_headers,
 )
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
@@ -208,3 +210,39 @@ def test_messages_headers_for_other_clients() -> None:
     assert headers["copilot-vision-request"] == "true"
     assert headers["x-initiator"] == "agent"
     assert "anthropic-beta" not in headers
+
+
+def test_responses_headers() -> None:
+    headers = responses_headers("tok", "1.2.3", initiator="user")
+    base = copilot_headers("tok", "1.2.3", initiator="user")
+    changed = {k: v for k, v in headers.items() if base.get(k) != v and k != "x-request-id"}
+    assert changed == {
+        "x-github-api-version": "2025-10-01",
+        "openai-intent": "conversation-agent",
+        "x-interaction-type": "conversation-agent",
+        "x-agent-task-id": headers["x-request-id"],
+    }
+    assert headers["x-initiator"] == "user" and "copilot-vision-request" not in headers
+    assert "x-interaction-id" not in headers
+    assert responses_headers("tok", "1.2.3", initiator="agent", vision=True)["copilot-vision-request"] == "true"
+
+
+def test_responses_headers_for_compaction_and_sessions() -> None:
+    compaction = responses_headers("tok", "1.2.3", initiator="user", compaction=True)
+    assert compaction["x-initiator"] == "agent"
+    assert compaction["openai-intent"] == compaction["x-interaction-type"] == "conversation-other"
+    first = responses_headers("tok", "1.2.3", initiator="user", session_id="session-a")
+    again = responses_headers("tok", "1.2.3", initiator="agent", session_id="session-a")
+    other = responses_headers("tok", "1.2.3", initiator="user", session_id="session-b")
+    assert first["x-interaction-id"] == again["x-interaction-id"] != other["x-interaction-id"]
+    assert uuid.UUID(first["x-interaction-id"]) and "session-a" not in first["x-interaction-id"]
+    assert first["x-request-id"] != again["x-request-id"]
+
+
+def test_responses_vision_detection() -> None:
+    image = {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}
+    assert has_responses_vision([{"role": "user", "content": [{"type": "input_text", "text": "x"}, image]}])
+    assert has_responses_vision([{"type": "function_call_output", "call_id": "c", "output": [image]}])
+    assert not has_responses_vision([{"role": "user", "content": "no image"}])
+    assert not has_responses_vision("a string input")
+    assert not has_responses_vision([{"type": "function_call_output", "call_id": "c", "output": "text"}])

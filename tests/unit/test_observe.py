@@ -86,6 +86,19 @@ def test_metrics_series_stay_bounded_under_a_flood_of_model_ids() -> None:
             b'"cache_read_input_tokens":2}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n',
             (8, 12, 2),
         ),
+        (
+            False,
+            b'{"object":"response","output":[],"usage":{"input_tokens":10,"input_tokens_details":'
+            b'{"cached_tokens":4},"output_tokens":3,"total_tokens":13}}',
+            (10, 3, 4),
+        ),
+        (
+            True,
+            b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"hi"}\n\n'
+            b'event: response.completed\ndata: {"type":"response.completed","response":{"usage":'
+            b'{"input_tokens":7,"input_tokens_details":{"cached_tokens":2},"output_tokens":5,"total_tokens":12}}}\n\n',
+            (7, 5, 2),
+        ),
     ],
 )
 def test_usage_is_read_from_either_api_shape(stream: bool, body: bytes, expected: tuple[int, int, int]) -> None:
@@ -93,6 +106,16 @@ def test_usage_is_read_from_either_api_shape(stream: bool, body: bytes, expected
     complete(rec, keep_text=False)
     assert (rec.input_tokens, rec.output_tokens, rec.cached_tokens) == expected
     assert rec.response_body == []
+
+
+def test_responses_stream_text_is_kept_when_opted_in() -> None:
+    body = (
+        b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"Hello "}\n\n'
+        b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"there"}\n\n'
+    )
+    rec = record(stream=True, status=200, upstream_endpoint="/responses", response_body=[body])
+    complete(rec, keep_text=True)
+    assert rec.completion == "Hello there"
 
 
 def test_local_answers_are_not_upstream_usage() -> None:
@@ -114,12 +137,18 @@ def test_local_answers_are_not_upstream_usage() -> None:
             + b'"}}\n\n',
         ),
         (True, 200, b'data: {"error":{"message":"bad ' + SECRET.encode() + b'","type":"api_error"}}\n\n'),
+        (
+            True,
+            200,
+            b'event: response.failed\ndata: {"type":"response.failed","response":{"status":"failed",'
+            b'"error":{"code":"server_error","message":"bad ' + SECRET.encode() + b'"}}}\n\n',
+        ),
     ],
 )
 def test_errors_are_read_and_redacted(stream: bool, status: int, body: bytes) -> None:
     rec = record(stream=stream, status=status, response_body=[body])
     complete(rec, keep_text=False)
-    assert rec.error_type in ("invalid_request_error", "rate_limit_error", "api_error")
+    assert rec.error_type in ("invalid_request_error", "rate_limit_error", "api_error", "server_error")
     assert rec.error_message == "bad [REDACTED]"
 
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from copilot_hybrid.server.routes_responses import ThroughFixer
 from copilot_hybrid.translate.chat_via_responses import ResponsesToChatStream
 from copilot_hybrid.translate.messages_via_responses import ResponsesToMessagesStream
 from copilot_hybrid.translate.responses_common import ToolNames
@@ -253,9 +254,14 @@ def test_messages_to_responses_ends_with_one_terminal_event(events: list[Any], c
 
 
 @PROPERTY
-@given(responses_streams, st.integers(min_value=0, max_value=30), endings)
-def test_responses_to_messages_ends_with_one_terminal_event(events: list[Any], cut: int, ending: str) -> None:
-    out = drive(ResponsesToMessagesStream(model="gpt-5"), events, cut, ending)
+@given(responses_streams, st.integers(min_value=0, max_value=30), endings, st.booleans())
+def test_responses_to_messages_ends_with_one_terminal_event(
+    events: list[Any], cut: int, ending: str, through_fixer: bool
+) -> None:
+    translator: Translator = ResponsesToMessagesStream(model="gpt-5")
+    if through_fixer:  # as the server runs it
+        translator = ThroughFixer(ResponsesToMessagesStream(model="gpt-5"))
+    out = drive(translator, events, cut, ending)
     kinds = [e["type"] for e in out]
     # message_start first, unless upstream failed before saying anything (a lone error).
     assert kinds == ["error"] or (kinds[0] == "message_start" and kinds.count("message_start") == 1)
@@ -279,9 +285,14 @@ def test_responses_to_messages_ends_with_one_terminal_event(events: list[Any], c
 
 
 @PROPERTY
-@given(responses_streams, st.integers(min_value=0, max_value=30), endings, st.booleans())
-def test_responses_to_chat_ends_with_one_terminal_chunk(events: list[Any], cut: int, ending: str, usage: bool) -> None:
-    out = drive(ResponsesToChatStream(model="gpt-5", include_usage=usage), events, cut, ending)
+@given(responses_streams, st.integers(min_value=0, max_value=30), endings, st.booleans(), st.booleans())
+def test_responses_to_chat_ends_with_one_terminal_chunk(
+    events: list[Any], cut: int, ending: str, usage: bool, through_fixer: bool
+) -> None:
+    translator: Translator = ResponsesToChatStream(model="gpt-5", include_usage=usage)
+    if through_fixer:  # as the server runs it
+        translator = ThroughFixer(ResponsesToChatStream(model="gpt-5", include_usage=usage))
+    out = drive(translator, events, cut, ending)
     terminal = [i for i, c in enumerate(out) if "error" in c or (c.get("choices") and c["choices"][0]["finish_reason"])]
     assert len(terminal) == 1
     after = out[terminal[0] + 1 :]
