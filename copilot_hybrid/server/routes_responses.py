@@ -49,13 +49,14 @@ from copilot_hybrid.copilot.headers import (
 )
 from copilot_hybrid.copilot.registry import MESSAGES, RESPONSES, ModelInfo, choose_endpoint
 from copilot_hybrid.copilot.resolution import resolve_model
-from copilot_hybrid.errors import ApiError, TranslationError, UpstreamError
+from copilot_hybrid.errors import ApiError, TranslationError, UpstreamError, UpstreamUnavailable
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
-from copilot_hybrid.server.streams import SSE_HEADERS, iter_sse_data
+from copilot_hybrid.server.settings import ServerSettings
+from copilot_hybrid.server.streams import ANTHROPIC_PING, OPENAI_PING, SSE_HEADERS, UpstreamStream, iter_sse_data
 from copilot_hybrid.translate.anthropic_stream import format_sse
 from copilot_hybrid.translate.chat_via_responses import (
     ResponsesToChatStream,
@@ -101,6 +102,8 @@ log = logging.getLogger("copilot_hybrid.server")
 Event = dict[str, Any]
 
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+#: Yielded by _pump after each --ping-interval of silence; compared by identity.
+PING: Event = {"type": "ping"}
 #: Codex's header describing the turn (`request_kind: compaction` for its summaries).
 CODEX_TURN_METADATA = "x-codex-turn-metadata"
 #: Session headers clients send: Codex's `session-id`, Claude Code's and others' `x-session-id`.
@@ -179,6 +182,7 @@ async def _responses_passthrough(rt: Runtime, request: Request, payload: dict[st
         ResponsesStreamFixer(fixes),
         stream=payload.get("stream") is True,
         translate_result=lambda result: fix_responses_result(result, fixes),
+        settings=rt.settings,
     )
 
 
@@ -193,6 +197,7 @@ async def _responses_via_chat(rt: Runtime, request: Request, payload: dict[str, 
         ChatToResponsesStream(names, model=model.id, request=payload),
         stream=payload.get("stream") is True,
         translate_result=lambda completion: chat_to_responses_result(completion, names, request=payload),
+        settings=rt.settings,
     )
 
 
@@ -216,6 +221,7 @@ async def _responses_via_messages(rt: Runtime, request: Request, payload: dict[s
         MessagesToResponsesStream(names, model=model.id, request=payload),
         stream=payload.get("stream") is True,
         translate_result=lambda message: messages_to_responses_result(message, names, request=payload),
+        settings=rt.settings,
     )
 
 
@@ -225,16 +231,17 @@ async def _answer_as_responses(
     *,
     stream: bool,
     translate_result: Callable[[dict[str, Any]], dict[str, Any]],
+    settings: ServerSettings,
 ) -> Response:
     """Copilot's answer as the Responses client asked for it: events through
     `translator`, a JSON answer through `translate_result`."""
     if stream:
         if _is_event_stream(upstream):
-            return _sse_response(_pump(upstream, translator))
+            return _sse_response(_pump(upstream, translator, settings))
         result = translate_result(await _read_json(upstream))
         return _sse_response(_listed(events_of_response(result)))
     if _is_event_stream(upstream):
-        result = await _collect(_pump(upstream, translator))
+        result = await _collect(_pump(upstream, translator, settings))
     else:
         result = translate_result(await _read_json(upstream))
     _raise_if_failed(result)
@@ -254,8 +261,8 @@ async def chat_via_responses(rt: Runtime, request: Request, payload: dict[str, A
         options = payload.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         translator = ThroughFixer(ResponsesToChatStream(names, include_usage=include_usage))
-        return _chat_sse_response(await _responses_events(upstream, translator))
-    result = await _responses_result(upstream)
+        return _chat_sse_response(await _responses_events(upstream, translator, rt.settings))
+    result = await _responses_result(upstream, rt.settings)
     _raise_if_failed(result)
     return json_response(responses_to_chat_result(result, names))
 
@@ -273,8 +280,8 @@ async def messages_via_responses(rt: Runtime, request: Request, payload: dict[st
     client_model = str(payload.get("model") or model.id)
     if body["stream"]:
         translator = ThroughFixer(ResponsesToMessagesStream(names, model=client_model))
-        return _sse_response(await _responses_events(upstream, translator))
-    message = responses_to_messages_result(await _responses_result(upstream), names, model=client_model)
+        return _sse_response(await _responses_events(upstream, translator, rt.settings), ping=ANTHROPIC_PING)
+    message = responses_to_messages_result(await _responses_result(upstream, rt.settings), names, model=client_model)
     if message.get("type") == "error":
         return json_response(message, status=502)
     return json_response(message)
@@ -358,27 +365,40 @@ async def _read_json(upstream: httpx.Response) -> dict[str, Any]:
     return data
 
 
-async def _pump(upstream: httpx.Response, translator: StreamTranslator) -> AsyncIterator[Event]:
+async def _pump(
+    upstream: httpx.Response, translator: StreamTranslator, settings: ServerSettings
+) -> AsyncIterator[Event]:
     """Copilot's SSE events through `translator`, then its ending: finish() when
-    upstream stops, error() when it breaks off or sends something unreadable."""
+    upstream stops, error() when it breaks off, sends something unreadable or goes
+    silent for --stream-idle-timeout. After each --ping-interval of silence it yields
+    PING, which the encoders turn into their API's keep-alive and _collect skips."""
     tail: list[Event] | None = None
     try:
-        async for data in iter_sse_data(upstream.aiter_bytes()):
-            if data == b"[DONE]":
-                break
-            if not data.strip():
-                continue
-            try:
-                event = json.loads(data)
-            except ValueError:
-                tail = translator.error("Copilot sent a malformed stream event")
-                break
-            for out in translator.feed(event):
-                yield out
-            if translator.done:
-                break
+        async with UpstreamStream(
+            upstream, ping_interval=settings.ping_interval, idle_timeout=settings.stream_idle_timeout
+        ) as body:
+            async for data in iter_sse_data(body):
+                if data is None:
+                    yield PING
+                    continue
+                if data == b"[DONE]":
+                    break
+                if not data.strip():
+                    continue
+                try:
+                    event = json.loads(data)
+                except ValueError:
+                    tail = translator.error("Copilot sent a malformed stream event")
+                    break
+                for out in translator.feed(event):
+                    yield out
+                if translator.done:
+                    break
         if tail is None:
             tail = translator.finish()
+    except UpstreamUnavailable as exc:
+        log.warning("Upstream stream stalled: %s", exc)
+        tail = translator.error(str(exc))
     except httpx.HTTPError as exc:
         log.warning("Upstream stream broke off: %s: %s", type(exc).__name__, exc)
         tail = translator.error(f"The upstream stream broke off ({type(exc).__name__})")
@@ -396,20 +416,22 @@ async def _listed(events: Iterable[Event]) -> AsyncIterator[Event]:
         yield event
 
 
-async def _responses_events(upstream: httpx.Response, translator: StreamTranslator) -> AsyncIterator[Event]:
+async def _responses_events(
+    upstream: httpx.Response, translator: StreamTranslator, settings: ServerSettings
+) -> AsyncIterator[Event]:
     """Events of Copilot's `/responses` answer through `translator`, whether
     Copilot streamed it or not."""
     if _is_event_stream(upstream):
-        return _pump(upstream, translator)
+        return _pump(upstream, translator, settings)
     result = fix_responses_result(await _read_json(upstream), ResponsesFixes())
     events = [out for event in events_of_response(result) for out in translator.feed(event)]
     return _listed([*events, *translator.finish()])
 
 
-async def _responses_result(upstream: httpx.Response) -> dict[str, Any]:
+async def _responses_result(upstream: httpx.Response, settings: ServerSettings) -> dict[str, Any]:
     """Copilot's `/responses` answer as one Response object, whether Copilot streamed it or not."""
     if _is_event_stream(upstream):
-        return await _collect(_pump(upstream, ResponsesStreamFixer()))
+        return await _collect(_pump(upstream, ResponsesStreamFixer(), settings))
     return fix_responses_result(await _read_json(upstream), ResponsesFixes())
 
 
@@ -417,7 +439,7 @@ async def _collect(events: AsyncIterator[Event]) -> dict[str, Any]:
     """The Response object of a Responses event stream's terminal event."""
     result: dict[str, Any] = {}
     async for event in events:
-        if event.get("type") in _TERMINAL and isinstance(event.get("response"), dict):
+        if event is not PING and event.get("type") in _TERMINAL and isinstance(event.get("response"), dict):
             result = event["response"]
     return result
 
@@ -439,12 +461,13 @@ def _raise_if_failed(result: Mapping[str, Any]) -> None:
     )
 
 
-def _sse_response(events: AsyncIterator[Event]) -> StreamingResponse:
-    """Responses and Anthropic events, `event: <type>` + `data: <json>` each."""
+def _sse_response(events: AsyncIterator[Event], *, ping: bytes = OPENAI_PING) -> StreamingResponse:
+    """Responses and Anthropic events, `event: <type>` + `data: <json>` each; PING as
+    `ping` (a comment line for Responses clients, `event: ping` for Anthropic ones)."""
 
     async def encoded() -> AsyncIterator[bytes]:
         async for event in events:
-            yield format_sse(event)
+            yield ping if event is PING else format_sse(event)
 
     return StreamingResponse(encoded(), media_type="text/event-stream", headers=SSE_HEADERS)
 
@@ -456,6 +479,9 @@ def _chat_sse_response(chunks: AsyncIterator[Event]) -> StreamingResponse:
     async def encoded() -> AsyncIterator[bytes]:
         failed = False
         async for chunk in chunks:
+            if chunk is PING:
+                yield OPENAI_PING
+                continue
             failed = "error" in chunk
             yield b"data: " + dumps(chunk) + b"\n\n"
         if not failed:

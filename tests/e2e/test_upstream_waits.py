@@ -247,3 +247,28 @@ def test_client_leaving_mid_stream_closes_the_upstream_connection(
         assert b"after" in b"".join(response.iter_bytes())
     assert emulator.last_request("/chat/completions").connection != abandoned.connection
     assert "Traceback" not in quick_proxy.log()
+
+
+# ---- the Responses route inherits the same rules ---------------------------------------
+
+
+def _responses_body(content: str) -> dict[str, Any]:
+    return {"model": GPT, "stream": True, "input": content}
+
+
+def test_responses_stream_gets_comment_pings_during_a_stall(quick_proxy: Proxy) -> None:
+    # A chat-only model: the Responses route translates Copilot's chat stream, stall included.
+    response, raw = _raw_stream(quick_proxy, "/v1/responses", _responses_body(f"[[reply:{TEXT}]] [[stall:1500]]"))
+    assert response.status_code == 200
+    assert raw.count(b": ping\n\n") >= 2
+    events = [json.loads(line[6:]) for line in raw.split(b"\n") if line.startswith(b"data: {")]
+    assert events[-1]["type"] == "response.completed"
+    assert "".join(e.get("delta", "") for e in events if e["type"] == "response.output_text.delta") == TEXT
+
+
+def test_stream_idle_timeout_ends_responses_stream_with_response_failed(quick_proxy: Proxy) -> None:
+    response, raw = _raw_stream(quick_proxy, "/v1/responses", _responses_body("long [[stall:8000]]"))
+    assert response.status_code == 200
+    events = [json.loads(line[6:]) for line in raw.split(b"\n") if line.startswith(b"data: {")]
+    terminal = [e for e in events if e["type"] in ("response.completed", "response.failed", "response.incomplete")]
+    assert [e["type"] for e in terminal] == ["response.failed"] and events[-1] is terminal[0]
