@@ -13,7 +13,6 @@ current.
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,11 +24,11 @@ from hypothesis import strategies as st
 
 from copilot_hybrid.features import tokenizer_cases as tc
 from copilot_hybrid.features.tokenizer_backends import utf8_text
+from tests.support import native_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 ENCODINGS = ("cl100k_base", "o200k_base")
 KIND = {"cl100k_base": 0, "o200k_base": 1}
-REQUIRE_NATIVE = os.environ.get("COPILOT_HYBRID_REQUIRE_NATIVE") == "1"
 
 Split = Callable[[str, bytes], list[int]]
 
@@ -49,13 +48,8 @@ def native_split() -> Split:
     """ch_tok_split through the project's loader: (encoding, UTF-8) -> ends."""
     from copilot_hybrid.native.loader import load
 
+    native_or_skip("ch_tok_split")
     native = load()
-    missing = not native.ok or not native.has("ch_tok_split")
-    if missing:
-        message = f"native ch_tok_split unavailable: {native.status}: {native.reason}"
-        if REQUIRE_NATIVE:
-            pytest.fail("COPILOT_HYBRID_REQUIRE_NATIVE=1 but " + message)
-        pytest.skip(message)
     ffi, lib = native.ffi, native.lib
 
     def split(encoding: str, data: bytes) -> list[int]:

@@ -18,7 +18,7 @@ from copilot_hybrid.features.rate_limit import (
 )
 from copilot_hybrid.rollout.verify import verify_feature
 from copilot_hybrid.server.rate_limiter import RateLimiter
-from tests.conftest import native_or_skip
+from tests.support import native_or_skip
 
 
 def call(backend: str, x: LimiterInput) -> tuple[int, int, int]:

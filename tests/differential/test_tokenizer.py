@@ -30,7 +30,7 @@ from copilot_hybrid.tokenizer import (
     encoding_name_for_model,
     get_encoding,
 )
-from tests.differential.conftest import ENCODINGS, oracle_for, tokenizer_native_or_skip
+from tests.support import ENCODINGS, oracle_for, tokenizer_native_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 # Lone surrogates become U+FFFD (anchors, section 4.2).

@@ -17,7 +17,7 @@ from copilot_hybrid.features.rate_limit import LimiterInput, decide
 from copilot_hybrid.native import build as native_build
 from copilot_hybrid.native import loader
 from copilot_hybrid.rollout import runner
-from tests.conftest import native_or_skip
+from tests.support import native_or_skip
 
 SAMPLE = LimiterInput(last_ms=1000, now_ms=1500, interval_ms=1000, wait=False)
 
