@@ -9,12 +9,10 @@ import os
 import signal
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +22,7 @@ from hypothesis import strategies as st
 
 from copilot_hybrid.emulator import DEFAULT_GITHUB_TOKEN, Emulator, EmulatorConfig
 from copilot_hybrid.emulator.chat import parse_keywords, text_pieces
-from tests.support import FakeClock
+from tests.support import CLI_SIGINT_DEFAULT, CLI_SIGINT_IGNORED, FakeClock
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 JSON_HEADERS = {"accept": "application/json", "content-type": "application/json"}
@@ -902,19 +900,23 @@ def test_text_without_keywords_is_untouched(text: str) -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_prints_urls_and_serves(tmp_path: Path) -> None:
-    script = (
-        "import typer\n"
-        "from copilot_hybrid.cli import emulator\n"
-        "app = typer.Typer()\n"
-        "emulator.register(app)\n"
-        "@app.command('other')\n"
-        "def other() -> None: pass\n"
-        "app(['emulator', '--port', '0'])\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+@pytest.mark.parametrize(
+    ("stop_with", "cli"),
+    [
+        # SIGINT ignored, as a suite started by `cmd &` passes it on: SIGTERM still stops it.
+        (signal.SIGTERM, CLI_SIGINT_IGNORED),
+        (signal.SIGINT, CLI_SIGINT_DEFAULT),
+    ],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_cli_prints_urls_and_serves(stop_with: signal.Signals, cli: tuple[str, ...]) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [*cli, "emulator", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert process.stdout is not None
@@ -931,7 +933,11 @@ def test_cli_prints_urls_and_serves(tmp_path: Path) -> None:
             f"{api}/copilot_internal/v2/token", headers={"authorization": f"token {DEFAULT_GITHUB_TOKEN}"}
         )
         assert token.json()["endpoints"]["api"] == api[: -len("/api")] + "/copilot"
+        process.send_signal(stop_with)
+        _, errors = process.communicate(timeout=30)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(5)
-    assert process.returncode == 0
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, errors
+    assert f"Emulator stopped ({stop_with.name})." in errors
