@@ -1,5 +1,6 @@
 """Shared fixtures: every test runs in its own COPILOT_HYBRID_HOME with a
-clean rollout state, so no test reads or writes the real home directory."""
+clean rollout state, so no test reads or writes the real home directory.
+Helpers live in tests/support.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REQUIRE_NATIVE = os.environ.get("COPILOT_HYBRID_REQUIRE_NATIVE") == "1"
+from tests.support import native_or_skip
 
 
 @pytest.fixture(autouse=True)
@@ -26,19 +27,6 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     runner.reset()
     yield home
     runner.reset()
-
-
-def native_or_skip() -> None:
-    """Skips a native-only test when the library is unusable, except in CI
-    (COPILOT_HYBRID_REQUIRE_NATIVE=1), where that is a failure."""
-    from copilot_hybrid.native.loader import load
-
-    native = load()
-    if native.ok:
-        return
-    if REQUIRE_NATIVE:
-        pytest.fail(f"native library required but {native.status}: {native.reason}")
-    pytest.skip(f"native library {native.status}: {native.reason}")
 
 
 @pytest.fixture(params=["reference", "native"])

@@ -34,7 +34,7 @@ def describe(emulator: Emulator) -> str:
             f"Pre-authorised GitHub token: {emulator.github_token}",
             "(or run the device flow: codes are approved after one pending poll)",
             "Scripting keywords and the control API: docs/emulator.md",
-            "Press Ctrl-C to stop.",
+            "Press Ctrl-C to stop (or send SIGTERM).",
         ]
     )
 
@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not log each request."),
     ) -> None:
         """Run a local GitHub + Copilot emulator (for tests and offline demos)."""
+        from copilot_hybrid.cli.stopping import sigterm_stops_like_ctrl_c
         from copilot_hybrid.emulator import serve_forever
 
         def ready(emulator: Emulator) -> None:
@@ -57,8 +58,12 @@ def register(app: typer.Typer) -> None:
         def log(line: str) -> None:
             typer.echo(line, err=True)
 
-        try:
-            serve_forever(host, port, on_ready=ready, log=None if quiet else log)
-        except OSError as exc:
-            typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(1) from exc
+        with sigterm_stops_like_ctrl_c() as stop:
+            try:
+                serve_forever(host, port, on_ready=ready, log=None if quiet else log)
+            except KeyboardInterrupt:
+                pass  # stopped before it was serving; serve_forever stops the emulator itself after that
+            except OSError as exc:
+                typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+                raise typer.Exit(1) from exc
+        typer.echo(f"Emulator stopped ({stop.signal}).", err=True)

@@ -219,10 +219,13 @@ def serve_command(
 
 
 def run_server(settings: ServerSettings, *, emulator: bool = False) -> int:
-    """Starts (and with --emulator, first the emulator), serves until interrupted; the exit code."""
+    """Starts (and with --emulator, first the emulator), serves until Ctrl-C
+    or SIGTERM; the exit code: 0 after SIGTERM (a service manager's normal
+    stop), 130 after Ctrl-C, as shells report an interrupted command."""
     import asyncio
     import logging
 
+    from copilot_hybrid.cli.stopping import sigterm_stops_like_ctrl_c
     from copilot_hybrid.errors import ConfigError
     from copilot_hybrid.logs import setup_logging
     from copilot_hybrid.server.access import check_access_settings
@@ -234,26 +237,30 @@ def run_server(settings: ServerSettings, *, emulator: bool = False) -> int:
     except ConfigError as exc:
         log.error("Startup failed: %s", exc)
         return 1
-    emu = None
-    if emulator:
-        from copilot_hybrid.emulator import Emulator
+    with sigterm_stops_like_ctrl_c() as stop:
+        emu = None
+        try:
+            if emulator:
+                from copilot_hybrid.emulator import Emulator
 
-        emu = Emulator()
-        emu.start()
-        log.info("Emulator running at %s (GitHub and Copilot are simulated; nothing leaves this machine)", emu.url)
-        settings.github_url = emu.github_url
-        settings.github_api_url = emu.github_api_url
-        settings.copilot_api_url = None
-        settings.github_token = None
-        settings.persist_token = False  # never replace a real login with the emulator's
-        settings.offline = True
-    try:
-        return asyncio.run(_serve(settings))
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        if emu is not None:
-            emu.stop()
+                emu = Emulator()
+                emu.start()
+                log.info(
+                    "Emulator running at %s (GitHub and Copilot are simulated; nothing leaves this machine)", emu.url
+                )
+                settings.github_url = emu.github_url
+                settings.github_api_url = emu.github_api_url
+                settings.copilot_api_url = None
+                settings.github_token = None
+                settings.persist_token = False  # never replace a real login with the emulator's
+                settings.offline = True
+            return asyncio.run(_serve(settings))
+        except KeyboardInterrupt:
+            log.info("Stopped (%s)", stop.signal)
+            return 0 if stop.signal == "SIGTERM" else 130
+        finally:
+            if emu is not None:
+                emu.stop()
 
 
 async def _serve(settings: ServerSettings) -> int:

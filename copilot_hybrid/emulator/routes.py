@@ -398,7 +398,7 @@ class EmulatorApp:
         if plan.raw_body_given:
             payload = _raw(plan.raw_body)
         else:
-            payload = dumps(chat.render_json(chat.build_completion(body, plan, model)))
+            payload = dumps(chat.render_json(chat.build_completion(body, plan, model, now=self.state.now())))
         headers = {"content-type": "application/json"}
         if plan.fail_after is not None:
             # Promise the whole body, send half, hang up.
@@ -415,7 +415,7 @@ class EmulatorApp:
         if plan.raw_chunks is not None:
             events = [chat.sse(c) for c in plan.raw_chunks]
         else:
-            completion = chat.build_completion(body, plan, model)
+            completion = chat.build_completion(body, plan, model, now=self.state.now())
             events = [
                 chat.sse(json.dumps(c, separators=(",", ":"), ensure_ascii=False))
                 for c in chat.render_chunks(completion, self.state.config.stream_usage)

@@ -233,13 +233,17 @@ class Emulator:
         *,
         config: EmulatorConfig | None = None,
         log: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
         **overrides: Any,
     ) -> None:
+        """`clock` (wall-clock seconds) dates tokens, device codes, recorded
+        requests and completions; a test passes a fake one to let a token
+        expire without waiting."""
         base = config or EmulatorConfig()
         self._host = host
         self._requested_port = port
         self._log = log
-        self._state = EmulatorState(base.updated(overrides) if overrides else base)
+        self._state = EmulatorState(base.updated(overrides) if overrides else base, clock=clock)
         self._waiter = Waiter()
         self._app = EmulatorApp(self._state, self._waiter)
         self._server: _HTTPServer | None = None

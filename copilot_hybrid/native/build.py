@@ -1,5 +1,8 @@
 """Builds zig/ into the native shared library with the Zig of the PyPI
-package `ziglang` (pinned exactly in pyproject.toml).
+package `ziglang` (pinned exactly in pyproject.toml), through zig/build.zig:
+`zig build` compiles, `zig build test` runs the Zig unit tests. This module
+adds what the build system does not know: the source digest and package
+version baked into the library, the build record, and the load check.
 
 This module uses only the standard library: the hatchling build hook
 (hatch_build.py) imports it from the source tree inside pip's isolated build
@@ -49,7 +52,8 @@ class BuildResult:
 
 
 def source_files(zig_dir: Path) -> list[Path]:
-    """The files whose content defines the library: Zig sources and headers."""
+    """The files whose content defines the library: Zig sources (build.zig
+    included: it decides how they compile) and headers."""
     files = [
         path
         for path in zig_dir.rglob("*")
@@ -118,8 +122,37 @@ def build_id(record: dict[str, object]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _zig_string(value: str) -> str:
-    return json.dumps(value)  # a JSON string literal is a valid Zig string literal here
+def zig_build(
+    zig_dir: Path, *args: str, cache_dir: Path | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Runs `zig build ARGS` with zig_dir/build.zig, the one description of
+    how the library is compiled and tested. `cache_dir` defaults to
+    zig_dir/.zig-cache; a copy of the sources may share the checkout's, so
+    the build runner is not compiled again."""
+    command = [
+        *zig_command(), "build",
+        "--build-file", str(zig_dir / "build.zig"),
+        "--cache-dir", str(cache_dir or zig_dir / ".zig-cache"),
+        "--color", "off",
+        *args,
+    ]  # fmt: skip
+    try:
+        return subprocess.run(command, capture_output=True, text=True, cwd=zig_dir, timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BuildError(f"cannot run Zig: {exc}") from exc
+
+
+def run_zig_tests(zig_dir: Path = SOURCE_ZIG_DIR, *, only: str | None = None, cache_dir: Path | None = None) -> str:
+    """`zig build test`: root.zig's header check and every feature's Zig
+    tests (std.testing.allocator fails a test on a leak), or those whose
+    name contains `only`. Returns zig's summary line ("... N/N tests
+    passed"); raises BuildError with the output when a test fails."""
+    options = ["--summary", "all"] + ([f"-Dtest-filter={only}"] if only else [])
+    done = zig_build(zig_dir, "test", *options, cache_dir=cache_dir, timeout=1200)
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        raise BuildError(f"zig build test failed:\n{output[-4000:]}")
+    return next((line for line in output.splitlines() if line.startswith("Build Summary")), output)
 
 
 def build(
@@ -130,8 +163,9 @@ def build(
     target: str | None = None,
     package_version: str,
     check: bool = True,
+    cache_dir: Path | None = None,
 ) -> BuildResult:
-    """Compiles the library and writes it, its header copy and build.json.
+    """Compiles the library (`zig build`) and writes it, its header copy and build.json.
 
     The files are built in a temporary folder and moved into place at the
     end, so a failed build never leaves a half-written library behind.
@@ -140,10 +174,9 @@ def build(
     """
     if optimize not in OPTIMIZE_MODES:
         raise BuildError(f"unknown optimize mode {optimize!r}; choose one of {', '.join(OPTIMIZE_MODES)}")
-    root = zig_dir / "src" / "root.zig"
     header = zig_dir / "include" / HEADER_NAME
-    if not root.is_file() or not header.is_file():
-        raise BuildError(f"no Zig sources at {zig_dir} (expected src/root.zig and include/{HEADER_NAME})")
+    if not all(path.is_file() for path in (zig_dir / "build.zig", zig_dir / "src" / "root.zig", header)):
+        raise BuildError(f"no Zig sources at {zig_dir} (expected build.zig, src/root.zig and include/{HEADER_NAME})")
     abi_version = constants(header.read_text(encoding="utf-8")).get("CH_ABI_VERSION")
     if abi_version is None:
         raise BuildError(f"{header} defines no CH_ABI_VERSION")
@@ -155,33 +188,19 @@ def build(
     name = library_filename(target)
     with tempfile.TemporaryDirectory(prefix="copilot-hybrid-build-") as tmp_name:
         tmp = Path(tmp_name)
-        info = tmp / "build_info.zig"
-        info.write_text(
-            f"pub const source_digest: [*:0]const u8 = {_zig_string(digest)};\n"
-            f"pub const package_version: [*:0]const u8 = {_zig_string(package_version)};\n",
-            encoding="utf-8",
-        )
-        emitted = tmp / name
-        command = [*zig_command(), "build-lib", "-dynamic", "-O", optimize]
-        if target is not None:
-            command += ["-target", target]
-        if optimize == "ReleaseFast":
-            command.append("-fstrip")
-        command += [
-            "-I", str(zig_dir / "include"),
-            "--dep", "build_info",
-            f"-Mroot={root}",
-            f"-Mbuild_info={info}",
-            f"-femit-bin={emitted}",
-            "--cache-dir", str(zig_dir / ".zig-cache"),
+        options = [
+            f"-Doptimize={optimize}",
+            f"-Dsource-digest={digest}",
+            f"-Dpackage-version={package_version}",
+            "--prefix", str(tmp),
         ]  # fmt: skip
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, cwd=zig_dir, check=False)
-        except OSError as exc:
-            raise BuildError(f"cannot run Zig: {exc}") from exc
+        if target is not None:
+            options.append(f"-Dtarget={target}")
+        done = zig_build(zig_dir, *options, cache_dir=cache_dir)
+        emitted = tmp / "lib" / name
         if done.returncode != 0 or not emitted.is_file():
             output = (done.stderr or done.stdout).strip()
-            raise BuildError(f"zig build-lib failed for {target or 'host'} ({optimize}):\n{output}")
+            raise BuildError(f"zig build failed for {target or 'host'} ({optimize}):\n{output}")
         record: dict[str, object] = {
             "abi_version": abi_version,
             "source_digest": digest,

@@ -13,7 +13,6 @@ current.
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -28,10 +27,10 @@ from copilot_hybrid.tokenizer._text import utf8_text
 from copilot_hybrid.tokenizer.verify import texts
 from copilot_hybrid.tokenizer.verify.corpus import load_corpus
 from copilot_hybrid.tokenizer.verify.split import reference_split, reference_split_bytes
+from tests.support import native_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 ENCODINGS = ("cl100k_base", "o200k_base")
-REQUIRE_NATIVE = os.environ.get("COPILOT_HYBRID_REQUIRE_NATIVE") == "1"
 
 Split = Callable[[str, bytes], list[int]]
 
@@ -51,13 +50,8 @@ def native_split() -> Split:
     """ch_tok_split through the project's loader: (encoding, UTF-8) -> ends."""
     from copilot_hybrid.native.loader import load
 
+    native_or_skip("ch_tok_split")
     native = load()
-    missing = not native.ok or not native.has("ch_tok_split")
-    if missing:
-        message = f"native ch_tok_split unavailable: {native.status}: {native.reason}"
-        if REQUIRE_NATIVE:
-            pytest.fail("COPILOT_HYBRID_REQUIRE_NATIVE=1 but " + message)
-        pytest.skip(message)
     ffi, lib = native.ffi, native.lib
 
     def split(encoding: str, data: bytes) -> list[int]:

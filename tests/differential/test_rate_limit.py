@@ -11,7 +11,7 @@ from copilot_hybrid.errors import RateLimited
 from copilot_hybrid.rate_limit import FEATURE, I64_MAX, Action, LimiterInput
 from copilot_hybrid.rollout.verify import verify_feature
 from copilot_hybrid.server.rate_limiter import RateLimiter
-from tests.conftest import native_or_skip
+from tests.support import native_or_skip
 
 
 def call(backend: str, x: LimiterInput) -> tuple[Action, int, int]:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.e2e.conftest import Proxy
+from tests.support import Proxy
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -20,7 +20,7 @@ import openai
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.e2e.conftest import Proxy, free_port
+from tests.support import Proxy, free_port
 
 FOREIGN = "https://evil.example"
 OPTED_IN = "https://app.example"

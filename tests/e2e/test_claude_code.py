@@ -1,16 +1,16 @@
 """The real Claude Code CLI against the proxy and the emulator.
 
-Installs `@anthropic-ai/claude-code` with npm into a cache dir on first use
-(COPILOT_HYBRID_CLAUDE_CODE_DIR, default ~/.cache/copilot-hybrid/claude-code),
-then runs `claude -p ... --output-format json` with a throwaway HOME. Skipped
-only where npm is missing.
+Claude Code is pinned and installed before the tests, once per machine, by
+`python tools/install_clients.py claude-code` (tox -e claude runs it), into
+a cache outside the repository; the fixture only finds it, and the tests skip
+only where npm is missing. They run `claude -p ... --output-format json` with
+a throwaway HOME.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,40 +18,14 @@ from typing import Any
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.e2e.conftest import Proxy
+from tests.support import Proxy, client_binary
 
-pytestmark = [pytest.mark.claude_code, pytest.mark.timeout(600)]
-
-PACKAGE = "@anthropic-ai/claude-code"
-
-
-def _install_dir() -> Path:
-    configured = os.environ.get("COPILOT_HYBRID_CLAUDE_CODE_DIR")
-    if configured:
-        return Path(configured)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "copilot-hybrid" / "claude-code"
+pytestmark = [pytest.mark.claude_code, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
 def claude() -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed, so Claude Code cannot be installed")
-    prefix = _install_dir()
-    binary = prefix / "node_modules" / ".bin" / "claude"
-    if not binary.exists():
-        prefix.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", PACKAGE],
-            capture_output=True,
-            text=True,
-            timeout=480,
-            check=False,
-        )
-        assert done.returncode == 0, f"npm install {PACKAGE} failed:\n{done.stdout}\n{done.stderr}"
-    assert binary.exists(), f"{binary} missing after npm install"
-    return binary
+    return client_binary("claude-code")
 
 
 def run_claude(

@@ -1,8 +1,8 @@
-"""The real OpenAI Codex CLI (`@openai/codex`, pinned in tools/install_codex.py)
+"""The real OpenAI Codex CLI (`@openai/codex`, pinned in tools/install_clients.py)
 against the proxy and the emulator.
 
 Codex is installed before the tests, once per machine, by
-`python tools/install_codex.py` (tox -e codex runs it); the fixture only finds
+`python tools/install_clients.py codex` (tox -e codex runs it); the fixture only finds
 it, and the tests skip only where npm is missing. Each test runs `codex exec
 --json` with a throwaway CODEX_HOME whose config.toml is the README's
 provider block pointed at the proxy. The emulator's scripts make the model
@@ -14,20 +14,16 @@ leaves them to `tox -e codex`.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.e2e.conftest import Proxy
+from tests.support import Proxy, client_binary
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -42,29 +38,9 @@ MODELS = {
 }
 
 
-def _installer() -> ModuleType:
-    name = "copilot_hybrid_install_codex"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "install_codex.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def codex() -> Path:
-    installer = _installer()
-    binary: Path = installer.binary_path()
-    if binary.exists():
-        return binary
-    if shutil.which("npm") is None:
-        pytest.skip(f"npm is not installed, so {installer.PACKAGE} cannot be installed")
-    pytest.fail(
-        f"{installer.PACKAGE}@{installer.VERSION} is not installed at {binary}; "
-        "run `python tools/install_codex.py` (tox -e codex does it before the tests)"
-    )
+    return client_binary("codex")
 
 
 def provider_config(proxy: Proxy, model: str) -> str:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.e2e.conftest import Proxy
+from tests.support import Proxy
 
 REQUEST_HEAD = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
 

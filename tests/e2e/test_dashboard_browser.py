@@ -31,7 +31,7 @@ from copilot_hybrid.server.app import create_app
 from copilot_hybrid.server.settings import ServerSettings
 from copilot_hybrid.tokenizer._feature import FEATURE as TOKENIZER
 from copilot_hybrid.tokenizer._feature import TokenizerInput
-from tests.conftest import native_or_skip
+from tests.support import native_or_skip
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -28,8 +28,7 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.conftest import native_or_skip
-from tests.e2e.conftest import Proxy
+from tests.support import Proxy, native_or_skip
 
 MB = 1024 * 1024
 MODEL = "claude-sonnet-4.5"

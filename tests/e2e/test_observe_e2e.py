@@ -20,7 +20,7 @@ from copilot_hybrid.emulator import Emulator
 from copilot_hybrid.native.loader import load
 from copilot_hybrid.observe.history import read_rows
 from copilot_hybrid.observe.metrics import MODEL_LABEL_CAP
-from tests.e2e.conftest import Proxy
+from tests.support import Proxy
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.e2e.conftest import Proxy, free_port
+from tests.support import Proxy, free_port
 
 CHAT = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}
 MESSAGES = {"model": "claude-sonnet-4.5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}

@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.e2e.conftest import Proxy
+from tests.support import Proxy
 
 #: Model -> the Copilot endpoint the proxy must use for it.
 MODELS = {

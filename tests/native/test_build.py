@@ -1,8 +1,10 @@
 """`copilot-hybrid build`: failures are loud and name the path and reason;
-cross-compiles produce the right binary format; the Zig tests pass."""
+cross-compiles produce the right binary format; the Zig tests pass
+(`zig build test`, zig/build.zig: the same build description as the library)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +15,7 @@ import pytest
 from copilot_hybrid import __version__
 from copilot_hybrid.native import build as native_build
 from copilot_hybrid.native.loader import load
-from tests.conftest import native_or_skip
+from tests.support import native_or_skip
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -45,8 +47,14 @@ def test_compile_error_is_reported_and_leaves_no_library(tmp_path: Path) -> None
     shutil.copytree(native_build.SOURCE_ZIG_DIR, sources, ignore=shutil.ignore_patterns(".zig-cache"))
     (sources / "src" / "rate_limit.zig").write_text("this is not zig\n")
     out = tmp_path / "out"
-    with pytest.raises(native_build.BuildError, match="zig build-lib failed") as info:
-        native_build.build(zig_dir=sources, output_dir=out, package_version=__version__)
+    with pytest.raises(native_build.BuildError, match="zig build failed") as info:
+        # The checkout's cache: the copy's build runner is not compiled again.
+        native_build.build(
+            zig_dir=sources,
+            output_dir=out,
+            package_version=__version__,
+            cache_dir=native_build.SOURCE_ZIG_DIR / ".zig-cache",
+        )
     assert "rate_limit.zig" in str(info.value)
     assert not (out / native_build.library_filename()).exists()
 
@@ -76,20 +84,43 @@ def test_build_record_describes_the_build() -> None:
     assert record["zig_version"] == native_build.ZIG_PIN
 
 
+def test_sources_without_build_zig_are_refused(tmp_path: Path) -> None:
+    sources = tmp_path / "zig"
+    shutil.copytree(native_build.SOURCE_ZIG_DIR, sources, ignore=shutil.ignore_patterns(".zig-cache"))
+    (sources / "build.zig").unlink()
+    with pytest.raises(native_build.BuildError, match=r"expected build\.zig"):
+        native_build.build(zig_dir=sources, output_dir=tmp_path / "out", package_version=__version__)
+
+
+def test_build_zig_is_part_of_the_source_digest() -> None:
+    assert native_build.SOURCE_ZIG_DIR / "build.zig" in native_build.source_files(native_build.SOURCE_ZIG_DIR)
+
+
 @pytest.mark.slow
-def test_zig_unit_tests_pass(tmp_path: Path) -> None:
-    """`zig test` over root.zig: the header drift check and every feature's
-    Zig tests (std.testing.allocator fails a test on a leak)."""
-    info = tmp_path / "build_info.zig"
-    info.write_text(
-        'pub const source_digest: [*:0]const u8 = "test";\npub const package_version: [*:0]const u8 = "test";\n'
+def test_zig_unit_tests_pass() -> None:
+    """`zig build test`: the header drift check and every feature's Zig
+    tests (std.testing.allocator fails a test on a leak)."""
+    assert_all_passed(native_build.run_zig_tests())
+
+
+def assert_all_passed(summary: str) -> None:
+    counts = re.search(r"(\d+)/(\d+) tests passed", summary)
+    assert counts is not None, summary
+    assert int(counts[1]) == int(counts[2]) > 0, summary
+
+
+@pytest.mark.slow
+def test_a_failing_zig_test_fails_the_run(tmp_path: Path) -> None:
+    sources = tmp_path / "zig"
+    shutil.copytree(native_build.SOURCE_ZIG_DIR, sources, ignore=shutil.ignore_patterns(".zig-cache"))
+    with (sources / "src" / "rate_limit.zig").open("a") as handle:
+        handle.write('\ntest "always fails" {\n    try @import("std").testing.expect(false);\n}\n')
+    # A filter compiles just the tests it names: seconds, not the whole suite's half minute.
+    with pytest.raises(native_build.BuildError, match="always fails"):
+        native_build.run_zig_tests(sources, only="always fails", cache_dir=native_build.SOURCE_ZIG_DIR / ".zig-cache")
+    # And a filter that leaves it out passes.
+    assert_all_passed(
+        native_build.run_zig_tests(
+            sources, only="extremes saturate", cache_dir=native_build.SOURCE_ZIG_DIR / ".zig-cache"
+        )
     )
-    zig = native_build.SOURCE_ZIG_DIR
-    done = subprocess.run(
-        [*native_build.zig_command(), "test", "-lc", "-I", str(zig / "include"), "--dep", "build_info",
-         f"-Mroot={zig / 'src' / 'root.zig'}", f"-Mbuild_info={info}", "--cache-dir", str(zig / ".zig-cache")],
-        capture_output=True, text=True, cwd=zig, check=False, timeout=600,
-    )  # fmt: skip
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
-    assert "All" in output and "passed" in output

@@ -17,7 +17,7 @@ from copilot_hybrid.native import header, loader
 from copilot_hybrid.rate_limit import FEATURE as RATE_LIMIT
 from copilot_hybrid.rate_limit import LimiterInput, decide, reference_decide
 from copilot_hybrid.rollout import runner
-from tests.conftest import native_or_skip
+from tests.support import native_or_skip
 
 SAMPLE = LimiterInput(last_ms=1000, now_ms=1500, interval_ms=1000, wait=False)
 

@@ -15,7 +15,7 @@ from copilot_hybrid.native.loader import NativeLibrary, load
 from copilot_hybrid.native.status import status_error
 from copilot_hybrid.tokenizer import _native
 from copilot_hybrid.tokenizer._vocab import read_vocab
-from tests.conftest import native_or_skip
+from tests.support import native_or_skip
 
 
 def test_a_failed_call_becomes_native_call_error_with_the_librarys_message() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from copilot_hybrid.rollout import records
-from tests.conftest import native_or_skip
+from tests.support import native_or_skip
 
 HEAVY_MODULES = ("fastapi", "httpx", "uvicorn", "cffi", "tiktoken", "copilot_hybrid.native.loader")
 

@@ -10,12 +10,10 @@ import os
 import signal
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +23,7 @@ from hypothesis import strategies as st
 
 from copilot_hybrid.emulator import DEFAULT_GITHUB_TOKEN, Emulator, EmulatorConfig
 from copilot_hybrid.emulator.chat import parse_keywords, text_pieces
+from tests.support import CLI_SIGINT_DEFAULT, CLI_SIGINT_IGNORED, FakeClock
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 JSON_HEADERS = {"accept": "application/json", "content-type": "application/json"}
@@ -125,19 +124,14 @@ def reassemble(chunks: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 # --------------------------------------------------------------------------- lifecycle
 
 
-def test_start_and_stop_are_fast_and_ports_are_free() -> None:
-    t0 = time.perf_counter()
+def test_start_stop_and_ports_are_free() -> None:
     a, b = Emulator(), Emulator()
     a.start()
     b.start()
-    started = time.perf_counter() - t0
     assert a.port != b.port
     assert httpx.get(f"{a.url}/_emulator").json()["ok"] is True
-    t1 = time.perf_counter()
     a.stop()
     b.stop()
-    assert started < 0.5
-    assert time.perf_counter() - t1 < 0.5
     a.stop()  # idempotent
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{b.url}/_emulator")
@@ -157,23 +151,33 @@ def test_urls_and_context_manager() -> None:
         _ = Emulator().port
 
 
-def test_stop_hangs_up_on_keepalive_and_slow_requests(emu: Emulator, copilot: Copilot) -> None:
-    assert copilot.chat().status_code == 200  # leaves an idle pooled connection
-    errors: list[BaseException] = []
+def test_stop_hangs_up_on_keepalive_and_slow_requests(client: httpx.Client) -> None:
+    answered: list[str] = []
+    slow_in_flight = threading.Event()
 
-    def slow() -> None:
-        try:
-            copilot.chat("wait [[slow:5000]]")
-        except httpx.HTTPError as exc:
-            errors.append(exc)
+    def log(line: str) -> None:
+        # Called once a request is answered, before its (delayed) bytes go out.
+        answered.append(line)
+        if answered.count("POST /copilot/chat/completions -> 200") == 2:
+            slow_in_flight.set()
 
-    worker = threading.Thread(target=slow)
-    worker.start()
-    time.sleep(0.2)
-    t0 = time.perf_counter()
-    emu.stop()
-    worker.join(5)
-    assert time.perf_counter() - t0 < 1.5
+    with Emulator(log=log) as emu:
+        copilot = Copilot(emu, client, exchange(emu, client)["token"])
+        assert copilot.chat().status_code == 200  # leaves an idle pooled connection
+        errors: list[BaseException] = []
+
+        def slow() -> None:
+            try:
+                copilot.chat("wait [[slow:600000]]")
+            except httpx.HTTPError as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=slow)
+        worker.start()
+        assert slow_in_flight.wait(10), answered
+    # Leaving the block stopped the emulator: the ten-minute request ends now, with an error.
+    worker.join(10)
+    assert not worker.is_alive()
     assert errors and isinstance(errors[0], httpx.TransportError)
 
 
@@ -344,12 +348,24 @@ def test_user_lookup(emu: Emulator, client: httpx.Client) -> None:
     )
 
 
-def test_copilot_token_exchange(emu: Emulator, client: httpx.Client) -> None:
-    before = time.time()
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def timed_emu(clock: FakeClock) -> Iterator[Emulator]:
+    """An emulator whose time moves only with `clock`."""
+    with Emulator(clock=clock) as emulator:
+        yield emulator
+
+
+def test_copilot_token_exchange(timed_emu: Emulator, clock: FakeClock, client: httpx.Client) -> None:
+    emu = timed_emu
     data = exchange(emu, client)
     assert data["endpoints"]["api"] == emu.copilot_url
     assert data["refresh_in"] == 1500
-    assert before + 1790 <= data["expires_at"] <= time.time() + 1800
+    assert data["expires_at"] == int(clock.now) + 1800
     assert data["token"].startswith("tid=") and f"exp={data['expires_at']}" in data["token"]
     assert exchange(emu, client)["token"] != data["token"]  # a new token per exchange
     url = f"{emu.github_api_url}/copilot_internal/v2/token"
@@ -363,13 +379,15 @@ def test_copilot_token_exchange(emu: Emulator, client: httpx.Client) -> None:
     assert client.get(url, headers={"authorization": "token gho_extra"}).status_code == 401
 
 
-def test_copilot_token_expiry_and_refresh(emu: Emulator, client: httpx.Client) -> None:
+def test_copilot_token_expiry_and_refresh(timed_emu: Emulator, clock: FakeClock, client: httpx.Client) -> None:
+    emu = timed_emu
     emu.configure(copilot_token_ttl=0.3)
     data = exchange(emu, client)
     assert data["refresh_in"] == 0
     copilot = Copilot(emu, client, data["token"])
+    clock.advance(0.2)
     assert copilot.chat().status_code == 200
-    time.sleep(0.35)
+    clock.advance(0.2)
     expired = copilot.chat()
     assert expired.status_code == 401
     assert expired.json()["error"]["code"] == "token_expired"
@@ -954,19 +972,23 @@ def test_text_without_keywords_is_untouched(text: str) -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_prints_urls_and_serves(tmp_path: Path) -> None:
-    script = (
-        "import typer\n"
-        "from copilot_hybrid.cli import emulator\n"
-        "app = typer.Typer()\n"
-        "emulator.register(app)\n"
-        "@app.command('other')\n"
-        "def other() -> None: pass\n"
-        "app(['emulator', '--port', '0'])\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+@pytest.mark.parametrize(
+    ("stop_with", "cli"),
+    [
+        # SIGINT ignored, as a suite started by `cmd &` passes it on: SIGTERM still stops it.
+        (signal.SIGTERM, CLI_SIGINT_IGNORED),
+        (signal.SIGINT, CLI_SIGINT_DEFAULT),
+    ],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_cli_prints_urls_and_serves(stop_with: signal.Signals, cli: tuple[str, ...]) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [*cli, "emulator", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert process.stdout is not None
@@ -983,7 +1005,11 @@ def test_cli_prints_urls_and_serves(tmp_path: Path) -> None:
             f"{api}/copilot_internal/v2/token", headers={"authorization": f"token {DEFAULT_GITHUB_TOKEN}"}
         )
         assert token.json()["endpoints"]["api"] == api[: -len("/api")] + "/copilot"
+        process.send_signal(stop_with)
+        _, errors = process.communicate(timeout=30)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(5)
-    assert process.returncode == 0
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, errors
+    assert f"Emulator stopped ({stop_with.name})." in errors

@@ -18,40 +18,37 @@ from copilot_hybrid.github import device_flow as flow
 from copilot_hybrid.github.device_flow import DeviceCode, device_flow, poll_access_token
 from copilot_hybrid.github.login import setup_github_token
 from copilot_hybrid.github.token_store import read_github_token, write_github_token
+from tests.support import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def emulator(clock: FakeClock) -> Iterator[Emulator]:
+    """The emulator and the device flow share one fake clock: a poll interval
+    passes for both when the flow sleeps, and nothing waits for real."""
+    with Emulator(clock=clock) as emu:
         yield emu
 
 
-@pytest.fixture(autouse=True)
-def _reset(emulator: Emulator) -> Iterator[None]:
-    yield
-    emulator.reset()
-
-
-def login(emulator: Emulator, sleeps: list[float] | None = None, **kwargs: Any) -> str:
-    async def recording_sleep(seconds: float) -> None:
-        if sleeps is not None:
-            sleeps.append(seconds)
-        await asyncio.sleep(seconds)
-
+def login(emulator: Emulator, clock: FakeClock, **kwargs: Any) -> str:
     async def go() -> str:
         async with httpx.AsyncClient() as http:
             return await device_flow(
-                http, emulator.github_url, on_code=lambda code: None, sleep=recording_sleep, **kwargs
+                http, emulator.github_url, on_code=lambda code: None, sleep=clock.sleep, clock=clock, **kwargs
             )
 
     return asyncio.run(go())
 
 
-def test_approve(emulator: Emulator) -> None:
+def test_approve(emulator: Emulator, clock: FakeClock) -> None:
     emulator.configure(device_pending_polls=2)
-    token = login(emulator)
+    token = login(emulator, clock)
     assert token.startswith("gho_")
     polls = emulator.requests_to("/login/oauth/access_token")
     assert len(polls) == 3  # pending, pending, token
@@ -60,11 +57,10 @@ def test_approve(emulator: Emulator) -> None:
     assert emulator.requests_to("/login/device/code")[0].header("accept") == "application/json"
 
 
-def test_slow_down_adopts_the_new_interval(emulator: Emulator) -> None:
-    emulator.configure(device_flow_scenario="slow_down", device_slow_down_increment=1, device_pending_polls=0)
-    sleeps: list[float] = []
-    assert login(emulator, sleeps).startswith("gho_")
-    assert sleeps == [1.0]  # interval 0 + slow_down's new interval of 1 s
+def test_slow_down_adopts_the_new_interval(emulator: Emulator, clock: FakeClock) -> None:
+    emulator.configure(device_flow_scenario="slow_down", device_slow_down_increment=7, device_pending_polls=0)
+    assert login(emulator, clock).startswith("gho_")
+    assert clock.sleeps == [7.0]  # interval 0 + slow_down's new interval of 7 s
 
 
 def test_slow_down_without_interval_adds_five_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,38 +80,31 @@ def test_slow_down_without_interval_adds_five_seconds(monkeypatch: pytest.Monkey
     assert sleeps == [10.0, 10.0]
 
 
-def test_expired(emulator: Emulator) -> None:
+def test_expired(emulator: Emulator, clock: FakeClock) -> None:
     emulator.configure(device_flow_scenario="expired", device_pending_polls=0)
     with pytest.raises(DeviceFlowError, match="expired") as info:
-        login(emulator)
+        login(emulator, clock)
     assert info.value.reason == "expired_token"
 
 
-def test_denied(emulator: Emulator) -> None:
+def test_denied(emulator: Emulator, clock: FakeClock) -> None:
     emulator.configure(device_flow_scenario="denied", device_pending_polls=0)
     with pytest.raises(DeviceFlowError, match="denied") as info:
-        login(emulator)
+        login(emulator, clock)
     assert info.value.reason == "access_denied"
 
 
-def test_gives_up_at_expires_in(emulator: Emulator) -> None:
-    emulator.configure(device_flow_scenario="manual", device_code_ttl=600, device_interval=5)
-    now = [0.0]
-
-    async def fake_sleep(seconds: float) -> None:
-        now[0] += seconds
-        emulator.configure(device_interval=0)  # keep the emulator from answering slow_down to our fast polls
-
-    async def go() -> str:
-        async with httpx.AsyncClient() as http:
-            return await device_flow(
-                http, emulator.github_url, on_code=lambda c: None, sleep=fake_sleep, clock=lambda: now[0]
-            )
-
+def test_gives_up_at_expires_in(emulator: Emulator, clock: FakeClock) -> None:
+    # Every 7 s: the poll at 595 s is the last one before the code's 600 s run out.
+    emulator.configure(device_flow_scenario="manual", device_code_ttl=600, device_interval=7)
+    start = clock.now
     with pytest.raises(DeviceFlowError, match="not entered within 600 s") as info:
-        asyncio.run(go())
+        login(emulator, clock)
     assert info.value.reason == "timeout"
-    assert now[0] <= 600
+    assert clock.now - start == 595
+    assert set(clock.sleeps) == {7.0}  # polled at the interval, never too fast for GitHub
+    polls = emulator.requests_to("/login/oauth/access_token")
+    assert len(polls) == 86 and all(poll.body["device_code"] == polls[0].body["device_code"] for poll in polls)
 
 
 def test_other_oauth_errors_end_the_flow(monkeypatch: pytest.MonkeyPatch) -> None:
