@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from copilot_hybrid.errors import ApiError, AuthError, RateLimited, UpstreamError, UpstreamUnavailable
-from copilot_hybrid.server import access, routes_admin, routes_anthropic, routes_openai
+from copilot_hybrid.server import access, routes_admin, routes_anthropic, routes_models, routes_openai
 from copilot_hybrid.server.errors import error_response, request_path, upstream_error_response
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.settings import ServerSettings
@@ -72,6 +72,7 @@ def create_app(settings: ServerSettings, *, runtime: Runtime | None = None) -> F
     )
     app.state.runtime = rt
     routes_openai.register(app, rt)
+    routes_models.register(app, rt)
     routes_anthropic.register(app, rt)
     routes_admin.register(app, rt)
     install_error_handlers(app)
