@@ -482,3 +482,34 @@ def test_models_pages_and_refuses_bad_cursors(proxy: Proxy) -> None:
     assert response.status_code == 400 and response.json()["type"] == "error"
     openai_style = httpx.get(proxy.url + "/v1/models/claude-opus-9", headers=proxy.headers, timeout=10)
     assert openai_style.status_code == 404 and openai_style.json()["error"]["code"] == "model_not_found"
+
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def test_images_carry_the_vision_header(client: anthropic.Anthropic, emulator: Emulator) -> None:
+    """Copilot refuses images without `copilot-vision-request: true`, also inside a tool result."""
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}}
+    client.messages.create(
+        model=MODEL,
+        max_tokens=50,
+        messages=[{"role": "user", "content": [image, {"type": "text", "text": "what is it?"}]}],  # type: ignore[list-item]
+    )
+    assert emulator.last_request("/v1/messages").header("copilot-vision-request") == "true"
+    client.messages.create(
+        model=MODEL,
+        max_tokens=50,
+        tools=TOOLS,  # type: ignore[arg-type]
+        messages=[
+            {"role": "user", "content": "screenshot"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}],
+            },
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [image]}]},  # type: ignore[list-item]
+        ],
+    )
+    sent = emulator.last_request("/v1/messages")
+    assert sent.header("copilot-vision-request") == "true" and sent.header("x-initiator") == "agent"
+    client.messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "no image"}])
+    assert emulator.last_request("/v1/messages").header("copilot-vision-request") is None
