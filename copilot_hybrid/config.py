@@ -216,6 +216,22 @@ def model_aliases(config: ConfigFile | None = None) -> dict[str, str]:
     return aliases
 
 
+def native_messages_enabled(config: ConfigFile | None = None) -> bool:
+    """`native_messages` of config.toml's `[server]` table (default true):
+
+        [server]
+        native_messages = false   # every Anthropic request takes the chat translation
+
+    `--native-messages` / `--no-native-messages` win over it. Raises
+    ConfigError for anything but a boolean.
+    """
+    config = config if config is not None else read_config_file()
+    value = config.table("server").get("native_messages", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{config.path}: [server] native_messages must be true or false, not {value!r}")
+    return value
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Creates `path` (and parents) readable only by the user; returns it.
 

@@ -167,12 +167,28 @@ class ApiError(CopilotHybridError):
 
 
 class ModelNotAvailable(ApiError):
-    """The requested model is not on the Copilot plan (404, like Anthropic's and
-    OpenAI's own answer for an unknown model). The message names the model, the
-    plan's models of the same family and the newest one, and how to choose."""
+    """The requested model is not on the Copilot plan. The message names the model,
+    the plan's models of the same family and the newest one, and how to choose.
 
-    def __init__(self, requested: str, message: str, *, same_family: tuple[str, ...], newest: str | None) -> None:
-        super().__init__(404, message, type="not_found_error", param="model", code="model_not_found")
+    OpenAI callers get OpenAI's own answer for an unknown model, 404
+    `model_not_found`. Anthropic callers get a 400 `invalid_request_error`, not
+    Anthropic's 404: Claude Code replaces the message of every 404 with its own
+    "There's an issue with the selected model", and ours says what to do.
+    """
+
+    def __init__(
+        self,
+        requested: str,
+        message: str,
+        *,
+        same_family: tuple[str, ...],
+        newest: str | None,
+        anthropic: bool = True,
+    ) -> None:
+        if anthropic:
+            super().__init__(400, message, type="invalid_request_error", param="model", code="model_not_found")
+        else:
+            super().__init__(404, message, type="invalid_request_error", param="model", code="model_not_found")
         self.requested = requested
         self.same_family = same_family
         self.newest = newest

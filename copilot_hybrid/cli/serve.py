@@ -15,6 +15,7 @@ import typer
 
 from copilot_hybrid import config
 from copilot_hybrid.cli.options import DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_URL, GitHubApiUrl, GitHubUrl
+from copilot_hybrid.errors import ConfigError
 from copilot_hybrid.observe.settings import LOG_FORMATS, ObserveSettings
 
 if TYPE_CHECKING:
@@ -180,12 +181,51 @@ def serve_command(
             "--ping-interval", min=0.01, help="Seconds of silence on a stream before a keep-alive ping to the client."
         ),
     ] = config.DEFAULT_PING_INTERVAL,
+    # ---- models and routing (server/routing.py) ----
+    model_alias: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-alias",
+            metavar="FROM=TO",
+            help="Serve model id FROM with Copilot's TO (repeatable; wins over [models.aliases] in config.toml).",
+        ),
+    ] = None,
+    native_messages: Annotated[
+        bool | None,
+        typer.Option(
+            "--native-messages/--no-native-messages",
+            help=(
+                "Send Anthropic requests for models that list it to Copilot's own /v1/messages (default; "
+                "config: [server] native_messages), or translate all of them onto chat completions."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    small_model: Annotated[
+        str | None,
+        typer.Option(
+            "--small-model",
+            metavar="MODEL",
+            help="Send Claude Code's tool-less warm-up probes and its compaction requests to this model.",
+        ),
+    ] = None,
+    offline_count_tokens: Annotated[
+        bool,
+        typer.Option(
+            "--offline-count-tokens", help="Answer count_tokens with the local tokenizer only, never asking Copilot."
+        ),
+    ] = False,
 ) -> None:
     """Start the proxy: OpenAI and Anthropic APIs backed by your Copilot subscription."""
     from copilot_hybrid.server.settings import ServerSettings
 
     if log_format not in LOG_FORMATS:
         raise typer.BadParameter(f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}", param_hint="--log-format")
+    try:
+        aliases, native = _model_settings(model_alias or [], native_messages)
+    except ConfigError as exc:
+        typer.echo(f"Startup failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
     settings = ServerSettings(
         host=host,
         port=port,
@@ -214,8 +254,25 @@ def serve_command(
         upstream_timeout=upstream_timeout,
         stream_idle_timeout=stream_idle_timeout,
         ping_interval=ping_interval,
+        model_aliases=aliases,
+        native_messages=native,
+        small_model=small_model.strip() if small_model and small_model.strip() else None,
+        offline_count_tokens=offline_count_tokens,
     )
     raise typer.Exit(run_server(settings, emulator=emulator))
+
+
+def _model_settings(alias_flags: list[str], native_flag: bool | None) -> tuple[dict[str, str], bool]:
+    """The alias table and the native-messages switch: config.toml, then the flags."""
+    from copilot_hybrid.copilot.resolution import merge_aliases, parse_model_alias
+
+    file = config.read_config_file()
+    if file.error:
+        typer.echo(f"Warning: {file.error}", err=True)
+    flags = dict(parse_model_alias(text) for text in alias_flags)
+    aliases = merge_aliases(config.model_aliases(file), flags)
+    native = native_flag if native_flag is not None else config.native_messages_enabled(file)
+    return aliases, native
 
 
 def run_server(settings: ServerSettings, *, emulator: bool = False) -> int:
@@ -307,19 +364,27 @@ async def _serve(settings: ServerSettings) -> int:
 
 
 def claude_code_setup(runtime: Runtime) -> None:
-    """copilot-api's --claude-code: choose two models, get a shell command for Claude Code."""
+    """copilot-api's --claude-code: choose two of today's models, get a shell command for Claude Code."""
     import os
 
-    from copilot_hybrid.server.claude_code import claude_code_command, copy_to_clipboard
+    from copilot_hybrid.server.claude_code import (
+        claude_code_command,
+        claude_code_models,
+        copy_to_clipboard,
+        default_picks,
+    )
 
-    ids = list(runtime.models.ids())
-    if not ids:
-        typer.echo("No models available; skipping the Claude Code setup.", err=True)
+    offered = claude_code_models(runtime.models.infos(), native_messages=runtime.settings.native_messages)
+    picks = default_picks(offered)
+    if picks is None:
+        typer.echo("No models available for Claude Code; skipping the Claude Code setup.", err=True)
         return
-    for number, model_id in enumerate(ids, 1):
-        typer.echo(f"  {number:>2}. {model_id}", err=True)
-    main = _pick(ids, "Model to use with Claude Code")
-    small = _pick(ids, "Small, fast model to use with Claude Code")
+    ids = [m.id for m in offered]
+    for number, model in enumerate(offered, 1):
+        context = f"{model.context_window // 1000}k context" if model.context_window else "context unknown"
+        typer.echo(f"  {number:>2}. {model.id:<24} {model.name} ({context})", err=True)
+    main = _pick(ids, "Model to use with Claude Code", picks[0])
+    small = _pick(ids, "Small, fast model to use with Claude Code", picks[1])
     keys = runtime.settings.api_keys
     script = claude_code_command(
         runtime.settings.base_url,
@@ -336,9 +401,9 @@ def claude_code_setup(runtime: Runtime) -> None:
     typer.echo(script)
 
 
-def _pick(ids: list[str], question: str) -> str:
+def _pick(ids: list[str], question: str, default: str) -> str:
     while True:
-        answer = str(typer.prompt(f"{question} (number or id)", err=True)).strip()
+        answer = str(typer.prompt(f"{question} (number or id)", default=default, err=True)).strip()
         if answer in ids:
             return answer
         if answer.isdigit() and 1 <= int(answer) <= len(ids):

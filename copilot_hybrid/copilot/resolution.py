@@ -14,7 +14,8 @@ Rules, first match wins:
    that tier.
 
 Never a different version: a plan without `claude-opus-5.5` answers
-`claude-opus-5-5` with ModelNotAvailable (HTTP 404 in the caller's format),
+`claude-opus-5-5` with ModelNotAvailable (in the caller's format: a 400 for
+Anthropic callers, whose Claude Code would hide a 404's message, a 404 for OpenAI's),
 whose message lists the plan's models of the same family, the newest one
 of that vendor, and how to choose (`claude --model`, `ANTHROPIC_MODEL`, an
 alias). Suggestions name only the models Copilot offers in its picker;
@@ -24,7 +25,7 @@ an exact id works for every listed entry.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Final, Literal
 
 from copilot_hybrid.copilot.registry import ModelInfo
@@ -162,8 +163,8 @@ def newest_first(models: Iterable[ModelInfo]) -> list[ModelInfo]:
     return sorted(models, key=_newness, reverse=True)
 
 
-def _suggestable(models: Iterable[ModelInfo]) -> list[ModelInfo]:
-    return [m for m in models if m.picker_enabled and m.type == "chat"]
+def _suggestable(models: Iterable[ModelInfo], usable: Callable[[ModelInfo], bool] | None) -> list[ModelInfo]:
+    return [m for m in models if m.picker_enabled and m.type == "chat" and (usable is None or usable(m))]
 
 
 def _vendor_line(model_id: str) -> str:
@@ -203,18 +204,21 @@ def resolve_model(
     *,
     aliases: Mapping[str, str] | None = None,
     caller: Caller = "anthropic",
+    usable: Callable[[ModelInfo], bool] | None = None,
 ) -> ModelInfo:
     """The Copilot model for a client's model id, by the rules of this module.
 
-    `aliases` is the merged table (`merge_aliases`); `caller` only shapes the
-    advice in the error. Raises ModelNotAvailable when the plan lacks it.
+    `aliases` is the merged table (`merge_aliases`); `caller` and `usable` (the
+    models the caller's API can reach) only shape the advice in the error, which
+    never suggests a model the caller could not use. Raises ModelNotAvailable
+    when the plan lacks it.
     """
     by_id = {m.id: m for m in models}
     target = _alias_target(requested, aliases or {})
     found = _lookup(target if target is not None else requested, by_id)
     if found is not None:
         return found
-    raise _not_available(requested, target, list(by_id.values()), caller)
+    raise _not_available(requested, target, list(by_id.values()), caller, usable)
 
 
 def _display_line(line: str) -> str:
@@ -224,10 +228,14 @@ def _display_line(line: str) -> str:
 
 
 def _not_available(
-    requested: str, alias_target: str | None, models: list[ModelInfo], caller: Caller
+    requested: str,
+    alias_target: str | None,
+    models: list[ModelInfo],
+    caller: Caller,
+    usable: Callable[[ModelInfo], bool] | None,
 ) -> ModelNotAvailable:
     wanted = alias_target if alias_target is not None else requested
-    offered = _suggestable(models)
+    offered = _suggestable(models, usable)
     line = model_line(wanted)
     same_family = tuple(m.id for m in newest_first(m for m in offered if model_line(m.id) == line))
     vendor = _vendor_line(wanted)
@@ -259,7 +267,9 @@ def _not_available(
             f"{how}, or map the id for every client: `copilot-hybrid serve --model-alias {requested}={pick}` "
             f'or `"{requested}" = "{pick}"` under [models.aliases] in config.toml.'
         )
-    return ModelNotAvailable(requested, " ".join(parts), same_family=same_family, newest=newest)
+    return ModelNotAvailable(
+        requested, " ".join(parts), same_family=same_family, newest=newest, anthropic=caller == "anthropic"
+    )
 
 
 # ---- aliases --------------------------------------------------------------------------------

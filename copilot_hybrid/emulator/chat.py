@@ -502,6 +502,9 @@ class Choice:
     content: str | None
     tool_calls: list[ToolCall]
     finish_reason: str
+    # Claude's thinking as Copilot's chat API carries it, with its signature.
+    reasoning_text: str | None = None
+    reasoning_opaque: str | None = None
 
 
 @dataclass
@@ -602,6 +605,12 @@ def build_completion(
         ]
     else:
         choices = [Choice(0, text, calls, finish)]
+    if wants_reasoning(body, model):
+        from copilot_hybrid.emulator.messages import sign_thinking
+
+        words = parse_keywords(_STRIP_REMINDERS.sub(" ", last_user_text(body.get("messages") or [])))[1].split()
+        thought = "Emulated thinking about: " + (" ".join(words[:8]) or "the request")
+        choices[0].reasoning_text, choices[0].reasoning_opaque = thought, sign_thinking(thought)
 
     prompt = plan.usage.get("prompt_tokens", estimate_prompt_tokens(body))
     completion = plan.usage.get(
@@ -624,6 +633,25 @@ def build_completion(
     )
 
 
+def unverifiable_reasoning(messages: Sequence[Any]) -> int | None:
+    """The index of the first assistant message whose `reasoning_opaque` this
+    emulator did not sign over its `reasoning_text` (Claude rejects such thinking)."""
+    from copilot_hybrid.emulator.messages import signature_valid
+
+    for i, message in enumerate(messages):
+        if isinstance(message, Mapping) and message.get("role") == "assistant" and "reasoning_opaque" in message:
+            if not signature_valid(message.get("reasoning_text"), message.get("reasoning_opaque")):
+                return i
+    return None
+
+
+def wants_reasoning(body: Mapping[str, Any], model: Mapping[str, Any]) -> bool:
+    """A Claude model asked to think (Copilot's `thinking_budget` or `reasoning_effort`)."""
+    return model.get("vendor") == "Anthropic" and (
+        isinstance(body.get("thinking_budget"), int) or isinstance(body.get("reasoning_effort"), str)
+    )
+
+
 def _tool_call_id(model: Mapping[str, Any], seed: str, index: int) -> str:
     # Anthropic-served models keep Anthropic-style ids through Copilot.
     prefix = "toolu_" if model.get("vendor") == "Anthropic" else "call_"
@@ -634,6 +662,9 @@ def render_json(completion: Completion) -> dict[str, Any]:
     choices = []
     for choice in completion.choices:
         message: dict[str, Any] = {"content": choice.content, "role": "assistant"}
+        if choice.reasoning_opaque is not None:
+            message["reasoning_text"] = choice.reasoning_text
+            message["reasoning_opaque"] = choice.reasoning_opaque
         if choice.tool_calls:
             message["tool_calls"] = [
                 {
@@ -696,8 +727,14 @@ def render_chunks(completion: Completion, stream_usage: str) -> list[dict[str, A
 
     for choice in completion.choices:
         role_sent = False
+        if choice.reasoning_opaque is not None:
+            chunks.append(chunk(choice.index, {"content": None, "role": "assistant"}))
+            role_sent = True
+            for piece in text_pieces(choice.reasoning_text or ""):
+                chunks.append(chunk(choice.index, {"reasoning_text": piece}))
+            chunks.append(chunk(choice.index, {"reasoning_opaque": choice.reasoning_opaque}))
         if choice.content is not None:
-            chunks.append(chunk(choice.index, {"content": "", "role": "assistant"}))
+            chunks.append(chunk(choice.index, {"content": ""} if role_sent else {"content": "", "role": "assistant"}))
             role_sent = True
             for piece in text_pieces(choice.content):
                 chunks.append(chunk(choice.index, {"content": piece}))

@@ -372,6 +372,13 @@ class EmulatorApp:
                     "missing required Copilot-Vision-Request header for vision requests",
                     "bad_request",
                 )
+        unsigned = chat.unverifiable_reasoning(messages) if model.get("vendor") == "Anthropic" else None
+        if unsigned is not None:
+            return _copilot_error(
+                400,
+                f"messages.{unsigned}.reasoning_opaque: Invalid signature for reasoning_text",
+                "invalid_request_body",
+            )
         limit = model.get("capabilities", {}).get("limits", {}).get("max_prompt_tokens")
         prompt_tokens = chat.estimate_prompt_tokens(body)
         if isinstance(limit, int) and prompt_tokens > limit:

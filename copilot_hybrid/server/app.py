@@ -25,6 +25,7 @@ from copilot_hybrid.server import (
     access,
     routes_admin,
     routes_anthropic,
+    routes_models,
     routes_observe,
     routes_openai,
     routes_responses,
@@ -82,6 +83,7 @@ def create_app(settings: ServerSettings, *, runtime: Runtime | None = None) -> F
     )
     app.state.runtime = rt
     routes_openai.register(app, rt)
+    routes_models.register(app, rt)
     routes_anthropic.register(app, rt)
     routes_responses.register(app, rt)
     routes_admin.register(app, rt)

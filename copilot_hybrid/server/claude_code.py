@@ -1,10 +1,46 @@
-"""The command `serve --claude-code` prints: env vars for Claude Code, per shell."""
+"""`serve --claude-code`: the models offered for Claude Code, and the command
+it prints (env vars for Claude Code, per shell)."""
 
 from __future__ import annotations
 
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterable
+
+from copilot_hybrid.copilot.registry import ModelInfo
+from copilot_hybrid.copilot.resolution import model_line, newest_first
+from copilot_hybrid.errors import ApiError
+from copilot_hybrid.server.routing import endpoint_for
+
+
+def claude_code_models(models: Iterable[ModelInfo], *, native_messages: bool = True) -> list[ModelInfo]:
+    """The models to offer: those of Copilot's picker an Anthropic request reaches,
+    Claude's first, each group newest first (so today's models lead the list)."""
+    offered = []
+    for model in models:
+        if model.type != "chat" or not model.picker_enabled:
+            continue
+        try:
+            endpoint_for(model, "anthropic", native_messages=native_messages)
+        except ApiError:
+            continue
+        offered.append(model)
+    ordered = newest_first(offered)
+    return [m for m in ordered if m.id.startswith("claude")] + [m for m in ordered if not m.id.startswith("claude")]
+
+
+def default_picks(offered: list[ModelInfo]) -> tuple[str, str] | None:
+    """(main, small) to propose: the newest Opus (else the first offered) and the
+    newest Haiku (else the main model); None when nothing is offered."""
+    if not offered:
+        return None
+    by_line = {
+        line: next((m.id for m in offered if model_line(m.id) == line), None)
+        for line in ("claude-opus", "claude-haiku")
+    }
+    main = by_line["claude-opus"] or offered[0].id
+    return main, by_line["claude-haiku"] or main
 
 
 def claude_code_env(base_url: str, main: str, small: str, api_key: str | None = None) -> list[tuple[str, str]]:

@@ -1,9 +1,10 @@
-"""Anthropic surface: /v1/messages (translated onto Copilot's chat completions)
-and /v1/messages/count_tokens (local tokenizer)."""
+"""Anthropic surface: /v1/messages (natively on Copilot's /v1/messages for the
+models that list it, server/native_messages.py; otherwise translated onto
+Copilot's chat completions, here) and /v1/messages/count_tokens (Copilot's
+count or the local tokenizer). server/routing.py decides which."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,13 +16,16 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from copilot_hybrid.copilot.client import read_whole
-from copilot_hybrid.copilot.headers import anthropic_initiator, has_vision
-from copilot_hybrid.copilot.models import tokenizer_name
+from copilot_hybrid.copilot.headers import has_vision, messages_initiator
+from copilot_hybrid.copilot.registry import MESSAGES, RESPONSES
 from copilot_hybrid.errors import ApiError, UpstreamError, UpstreamUnavailable
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import check_token_limits, parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
+from copilot_hybrid.server.native_messages import count_tokens as count_request_tokens
+from copilot_hybrid.server.native_messages import forward_messages
+from copilot_hybrid.server.routing import explain_model_refusal, messages_route
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.streams import ANTHROPIC_PING, SSE_HEADERS, UpstreamStream, iter_sse_data
 
@@ -44,20 +48,37 @@ def register(app: FastAPI, rt: Runtime) -> None:
         body = await read_body(request, rt.settings.max_body_bytes)
         payload = parse_object(body)
         _check_messages_request(payload)
+        beta = request.headers.get("anthropic-beta")
+        log.debug("messages: model %s, stream=%s", payload["model"], payload.get("stream"))
+        route = messages_route(rt, payload, beta)
+        log.debug(
+            "messages: %s on %s%s",
+            route.model.id,
+            route.endpoint,
+            f" (--small-model, {route.small_model_for})" if route.small_model_for else "",
+        )
+        note(requested_model=payload["model"], resolved_model=route.model.id)
+        if route.endpoint == MESSAGES:
+            await rt.approve(f"messages {payload['model']}")
+            return await forward_messages(rt, payload, route.model, beta)
+        if route.endpoint == RESPONSES:  # a Responses-only model (GPT-5.x codex) for Claude Code
+            await rt.approve(f"messages {payload['model']}")
+            from copilot_hybrid.server.routes_responses import messages_via_responses
+
+            return await messages_via_responses(rt, request, payload, route.model)
         try:
-            openai_payload = anthropic_to_openai(payload, known_models=rt.models.by_id())
+            openai_payload = anthropic_to_openai({**payload, "model": route.model.id}, known_models=rt.models.by_id())
         except TranslationError as exc:
             raise ApiError(400, exc.message, param=exc.param) from exc
-        note(requested_model=payload["model"], resolved_model=openai_payload.get("model"))
-        log.debug(
-            "messages: model %s -> %s, stream=%s", payload["model"], openai_payload.get("model"), payload.get("stream")
-        )
         await rt.approve(f"messages {payload['model']}")
-        upstream = await rt.copilot.chat_completions(
-            dumps(openai_payload),
-            vision=has_vision(openai_payload.get("messages")),
-            initiator=anthropic_initiator(payload["messages"]),
-        )
+        try:
+            upstream = await rt.copilot.chat_completions(
+                dumps(openai_payload),
+                vision=has_vision(openai_payload.get("messages")),
+                initiator=messages_initiator(payload),
+            )
+        except UpstreamError as exc:
+            await explain_model_refusal(rt, str(payload["model"]), "anthropic", exc)
         if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
             raw = await read_whole(upstream)
             try:
@@ -91,7 +112,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         note(requested_model=payload["model"])
         beta = request.headers.get("anthropic-beta")
         try:
-            count = await asyncio.to_thread(_count_tokens, rt, payload, beta)
+            count = await count_request_tokens(rt, payload, beta, local=lambda: _count_tokens(rt, payload, beta))
         except TranslationError as exc:
             raise ApiError(400, exc.message, param=exc.param) from exc
         return json_response({"input_tokens": count})
@@ -101,15 +122,17 @@ def register(app: FastAPI, rt: Runtime) -> None:
 
 
 def _count_tokens(rt: Runtime, payload: dict[str, Any], beta: str | None) -> int:
-    """Runs in a worker thread: a Claude Code request is ~100 KB of tools to tokenize."""
+    """The local count; runs in a worker thread: a Claude Code request is ~100 KB of tools to tokenize."""
     from copilot_hybrid.tokenizer import encoding_for_model
     from copilot_hybrid.translate import count_anthropic_request_tokens
-    from copilot_hybrid.translate.anthropic_request import normalize_model
 
     model_id: str = payload["model"]
     # copilot-api looked up the raw id, so dated ids (claude-sonnet-4-20250514) answered 1.
-    model = rt.models.find(model_id) or rt.models.find(normalize_model(model_id, rt.models.ids()))
-    encoding = encoding_for_model(model_id, tokenizer=tokenizer_name(model))
+    try:
+        tokenizer = rt.resolve(model_id, "anthropic").tokenizer
+    except ApiError:
+        tokenizer = None
+    encoding = encoding_for_model(model_id, tokenizer=tokenizer)
     result: int = count_anthropic_request_tokens(payload, count=encoding.count, model_id=model_id, anthropic_beta=beta)
     return result
 

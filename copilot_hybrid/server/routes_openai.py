@@ -1,4 +1,5 @@
-"""OpenAI surface: chat completions (pass-through), models, embeddings."""
+"""OpenAI surface: chat completions (pass-through, the model resolved on the
+plan first) and embeddings. /v1/models is server/routes_models.py."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from starlette.responses import Response, StreamingResponse
 
 from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import has_vision, initiator_for
-from copilot_hybrid.copilot.models import max_output_tokens, public_model
-from copilot_hybrid.errors import UpstreamUnavailable
+from copilot_hybrid.copilot.registry import RESPONSES
+from copilot_hybrid.errors import UpstreamError, UpstreamUnavailable
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import check_token_limits, parse_object, read_body, require
-from copilot_hybrid.server.errors import json_response
+from copilot_hybrid.server.routing import endpoint_for, explain_model_refusal
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.streams import (
     OPENAI_PING,
@@ -57,23 +58,31 @@ def register(app: FastAPI, rt: Runtime) -> None:
         require(payload, "messages", list, "an array")
         require(payload, "stream", bool, "a boolean", required=False)
         check_token_limits(payload)
-        note(requested_model=payload["model"], resolved_model=payload["model"])
         messages = payload["messages"]
+        model = rt.resolve(payload["model"], "openai")
+        note(requested_model=payload["model"], resolved_model=model.id)
+        if endpoint_for(model, "chat") == RESPONSES:  # a Responses-only model (GPT-5.x codex)
+            await rt.approve(f"chat {model.id}")
+            from copilot_hybrid.server.routes_responses import chat_via_responses
+
+            return await chat_via_responses(rt, request, payload, model)
+        if model.id != payload["model"]:  # e.g. claude-sonnet-4-5 -> claude-sonnet-4.5
+            payload = {**payload, "model": model.id}
+            body = dumps(payload)
         await rt.approve(f"chat {payload['model']}")
         if payload.get("max_tokens") is None and payload.get("max_completion_tokens") is None:
-            limit = max_output_tokens(rt.models.find(payload["model"]))
-            if limit is not None and not _NO_MAX_TOKENS.match(payload["model"]):
+            limit = model.max_output_tokens
+            if limit is not None and not _NO_MAX_TOKENS.match(model.id):
                 body = with_default_max_tokens(body, payload, limit)
-        upstream = await rt.copilot.chat_completions(
-            body, vision=has_vision(messages), initiator=initiator_for(messages)
-        )
+        try:
+            upstream = await rt.copilot.chat_completions(
+                body, vision=has_vision(messages), initiator=initiator_for(messages)
+            )
+        except UpstreamError as exc:
+            await explain_model_refusal(rt, payload["model"], "openai", exc)
         return await pass_through(
             upstream, ping_interval=rt.settings.ping_interval, idle_timeout=rt.settings.stream_idle_timeout
         )
-
-    async def models(request: Request) -> Response:
-        data = [public_model(m) for m in await rt.models.get()]
-        return json_response({"object": "list", "data": data, "has_more": False})
 
     async def embeddings(request: Request) -> Response:
         body = await read_body(request, rt.settings.max_body_bytes)
@@ -86,7 +95,6 @@ def register(app: FastAPI, rt: Runtime) -> None:
 
     for prefix in ("/v1", ""):
         app.add_api_route(f"{prefix}/chat/completions", chat_completions, methods=["POST"], include_in_schema=False)
-        app.add_api_route(f"{prefix}/models", models, methods=["GET"], include_in_schema=False)
         app.add_api_route(f"{prefix}/embeddings", embeddings, methods=["POST"], include_in_schema=False)
 
 

@@ -48,7 +48,6 @@ from copilot_hybrid.copilot.headers import (
     responses_headers,
 )
 from copilot_hybrid.copilot.registry import MESSAGES, RESPONSES, ModelInfo, choose_endpoint
-from copilot_hybrid.copilot.resolution import resolve_model
 from copilot_hybrid.errors import ApiError, TranslationError, UpstreamError, UpstreamUnavailable
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.observe import note
@@ -136,14 +135,15 @@ def register(app: FastAPI, rt: Runtime) -> None:
 
 
 async def resolve(rt: Runtime, requested: str) -> ModelInfo:
-    """The Copilot model for a client's id (`copilot.resolution`); ModelNotAvailable (404) if the plan lacks it."""
+    """The Copilot model for a client's id, with the user's aliases (Runtime.resolve);
+    ModelNotAvailable (404) if the plan lacks it."""
     await rt.models.get()  # starts a background refresh when the list is old
-    return resolve_model(requested, rt.models.infos(), caller="openai")
+    return rt.resolve(requested, "openai")
 
 
 def _native_messages(rt: Runtime) -> bool:
-    # `--no-native-messages` keeps Claude models on the chat translation; True until the setting exists.
-    return bool(getattr(rt.settings, "native_messages", True))
+    # `--no-native-messages` keeps Claude models on the chat translation.
+    return rt.settings.native_messages
 
 
 def _client_session(request: Request) -> str | None:

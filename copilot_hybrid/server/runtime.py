@@ -1,5 +1,5 @@
 """Everything the routes share: the one HTTP client, tokens, Copilot client,
-model cache, rate limiter and the --manual approver. `start()` is copilot-api's
+model registry, rate limiter and the --manual approver. `start()` is copilot-api's
 startup sequence; the app's lifespan runs it, so nothing listens until it succeeded."""
 
 from __future__ import annotations
@@ -7,19 +7,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httpx
 
 from copilot_hybrid.copilot.client import CopilotClient, make_http_client
-from copilot_hybrid.copilot.models import ModelsCache
+from copilot_hybrid.copilot.registry import ModelInfo, ModelRegistry
+from copilot_hybrid.copilot.resolution import Caller, resolve_model
 from copilot_hybrid.copilot.token import CopilotToken, CopilotTokenManager
 from copilot_hybrid.errors import ApiError
 from copilot_hybrid.github.login import GitHubLogin, setup_github_token
 from copilot_hybrid.github.vscode import VSCODE_VERSION_FALLBACK, fetch_vscode_version, pinned_vscode_version
 from copilot_hybrid.observe.upstream import watch_upstream
 from copilot_hybrid.redact import register_secret
+from copilot_hybrid.server.routing import check_small_model, reachable
 from copilot_hybrid.server.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -50,10 +53,12 @@ class Runtime:
         self._approval_lock: asyncio.Lock | None = None
         self._http: httpx.AsyncClient | None = None
         self._copilot: CopilotClient | None = None
-        self._models: ModelsCache | None = None
+        self._models: ModelRegistry | None = None
         self.login: GitHubLogin | None = None
         self.vscode_version = VSCODE_VERSION_FALLBACK
         self.started = False
+        #: Who answered each count_tokens ("copilot", "local", "local_fallback"), for the metrics.
+        self.count_tokens_answers: Counter[str] = Counter()
 
     # The parts exist only after start(); the routes only run after it.
     @property
@@ -67,9 +72,21 @@ class Runtime:
         return self._copilot
 
     @property
-    def models(self) -> ModelsCache:
+    def models(self) -> ModelRegistry:
         assert self._models is not None, "Runtime.start() has not run"
         return self._models
+
+    def resolve(self, requested: str, caller: Caller) -> ModelInfo:
+        """The Copilot model for a client's model id, with the user's aliases
+        (copilot.resolution); ModelNotAvailable in `caller`'s words when the plan
+        lacks it, suggesting only models the caller's API reaches."""
+        return resolve_model(
+            requested,
+            self.models.infos(),
+            aliases=self.settings.model_aliases,
+            caller=caller,
+            usable=lambda model: reachable(model, "anthropic" if caller == "anthropic" else "chat", self.settings),
+        )
 
     @property
     def tokens(self) -> CopilotTokenManager:
@@ -117,9 +134,11 @@ class Runtime:
         )
         await tokens.get()
         log.info("Copilot API: %s", self._copilot.base_url())
-        self._models = ModelsCache(self._copilot)
+        self._models = ModelRegistry(self._copilot)
         models = await self._models.load()
         log.info("Available models: %s", ", ".join(str(m["id"]) for m in models))
+        self._models.start_background()
+        check_small_model(self)
         tokens.start_background()
         _warm_tokenizer_in_background()
         self.started = True
@@ -132,6 +151,8 @@ class Runtime:
             log.debug("Copilot token refreshed")
 
     async def aclose(self) -> None:
+        if self._models is not None:
+            await self._models.aclose()
         if self._copilot is not None:
             await self._copilot.tokens.aclose()
         if self._http is not None:

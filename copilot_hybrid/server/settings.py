@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from copilot_hybrid.config import (
@@ -64,6 +64,16 @@ class ServerSettings:
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
     ping_interval: float = DEFAULT_PING_INTERVAL
+    # ---- models and routing (server/routing.py) ----
+    # Client model id -> Copilot id ([models.aliases] in config.toml, then --model-alias).
+    model_aliases: Mapping[str, str] = field(default_factory=dict)
+    # Anthropic requests for models that list /v1/messages go there natively
+    # (False: --no-native-messages or `[server] native_messages = false`).
+    native_messages: bool = True
+    # Claude Code's warm-up probes and compaction go to this model (--small-model).
+    small_model: str | None = None
+    # count_tokens never asks Copilot (--offline-count-tokens).
+    offline_count_tokens: bool = False
 
     @property
     def base_url(self) -> str:

@@ -31,7 +31,8 @@ Copilot's Anthropic endpoint is Anthropic's API behind a stricter front door
 8. `top_p` is removed when `temperature` is set (Copilot rejects the pair).
 
 `MessagesStreamFilter` forwards Copilot's SSE event by event, verbatim, minus
-Copilot-internal events (`copilot_usage`, ...); `ping`s pass.
+Copilot-internal events (`copilot_usage`, ...); `ping`s pass. `message_as_events`
+streams a whole message for a client that asked for a stream and got JSON.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from typing import Any, Final
 
 from copilot_hybrid.copilot.headers import is_compaction_request
 from copilot_hybrid.copilot.registry import ModelInfo
+from copilot_hybrid.translate.anthropic_stream import format_sse
 
 __all__ = [
     "ALLOWED_BETAS",
@@ -54,6 +56,7 @@ __all__ = [
     "filter_betas",
     "is_warmup_probe",
     "keep_event",
+    "message_as_events",
     "prepare_messages_request",
 ]
 
@@ -595,3 +598,45 @@ class MessagesStreamFilter:
             return event
         self.dropped[kind] = self.dropped.get(kind, 0) + 1
         return b""
+
+
+def message_as_events(message: Any) -> bytes:
+    """A whole Anthropic message (Copilot's JSON answer to a request that asked for
+    a stream) as the stream of events Anthropic would have sent for it."""
+    if not isinstance(message, Mapping) or message.get("type") != "message":
+        return format_sse({"type": "error", "error": {"type": "api_error", "message": "Copilot sent no message"}})
+    content = [b for b in message.get("content") or [] if isinstance(b, Mapping)]
+    usage = message.get("usage")
+    output_tokens = usage.get("output_tokens", 0) if isinstance(usage, Mapping) else 0
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+    for index, block in enumerate(content):
+        head, deltas = _block_events(block)
+        events.append({"type": "content_block_start", "index": index, "content_block": head})
+        events.extend({"type": "content_block_delta", "index": index, "delta": d} for d in deltas)
+        events.append({"type": "content_block_stop", "index": index})
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message.get("stop_reason"), "stop_sequence": message.get("stop_sequence")},
+            "usage": {"output_tokens": output_tokens},
+        }
+    )
+    events.append({"type": "message_stop"})
+    return b"".join(format_sse(e) for e in events)
+
+
+def _block_events(block: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A content block's `content_block_start` body and its deltas."""
+    kind = block.get("type")
+    if kind == "text":
+        return {**block, "text": ""}, [{"type": "text_delta", "text": str(block.get("text", ""))}]
+    if kind == "thinking":
+        deltas = [{"type": "thinking_delta", "thinking": str(block.get("thinking", ""))}]
+        if isinstance(block.get("signature"), str):
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        return {**block, "thinking": "", "signature": ""}, deltas
+    if kind in ("tool_use", "server_tool_use"):
+        arguments = json.dumps(block.get("input", {}), ensure_ascii=False, separators=(",", ":"))
+        return {**block, "input": {}}, [{"type": "input_json_delta", "partial_json": arguments}]
+    return dict(block), []  # redacted_thinking and results come whole

@@ -1,7 +1,12 @@
-"""The Anthropic surface through the real proxy, driven by the official anthropic SDK."""
+"""The Anthropic surface through the real proxy, driven by the official anthropic SDK,
+on the chat-completions translation: this file's proxy runs with --no-native-messages
+(test_anthropic_native.py has the native /v1/messages path)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -9,10 +14,31 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.support import Proxy
+from copilot_hybrid.emulator.messages import sign_thinking
+from tests.support import API_KEY, Proxy
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
+
+@pytest.fixture(scope="module", params=["no-key", "api-key"])
+def proxy(
+    request: pytest.FixtureRequest, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    """conftest's `proxy` (with and without a client key), with --no-native-messages."""
+    keyed = request.param == "api-key"
+    running = Proxy(
+        emulator,
+        tmp_path_factory.mktemp(f"home-chat-{request.param}"),
+        "--max-body-bytes",
+        str(1024 * 1024),
+        "--no-native-messages",
+        api_key=API_KEY if keyed else None,
+    )
+    yield running
+    running.stop()
+
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
 MODEL = "claude-sonnet-4-5-20250929"  # what Claude Code sends; Copilot calls it claude-sonnet-4.5
 TOOLS: list[dict[str, Any]] = [
     {
@@ -243,3 +269,67 @@ def test_expired_copilot_token_is_refreshed_and_retried(client: anthropic.Anthro
     chats = emulator.requests_to("/chat/completions")
     assert [r.status for r in chats[-2:]] == [401, 200]
     assert len(emulator.requests_to("/copilot_internal/v2/token")) == before + 1
+
+
+def test_thinking_round_trip_keeps_signatures_on_the_chat_translation(
+    client: anthropic.Anthropic, emulator: Emulator
+) -> None:
+    """Claude's thinking on Copilot's chat API is `reasoning_text` + `reasoning_opaque`:
+    it comes back as a signed thinking block and goes out again unchanged (the
+    emulator refuses a signature it did not issue)."""
+    question: list[dict[str, Any]] = [
+        {"role": "user", "content": 'Think, then look it up [[tool:get_weather {"city":"Rome"}]]'}
+    ]
+    with client.messages.stream(
+        model="claude-sonnet-4-6",
+        max_tokens=4000,
+        thinking={"type": "adaptive"},  # type: ignore[typeddict-item]
+        tools=TOOLS,  # type: ignore[arg-type]
+        messages=question,  # type: ignore[arg-type]
+    ) as stream:
+        first = stream.get_final_message()
+    thinking = next(block for block in first.content if block.type == "thinking")
+    assert thinking.thinking.startswith("Emulated thinking about: Think, then look it up")
+    assert thinking.signature
+    tool_use = next(block for block in first.content if block.type == "tool_use")
+    follow_up = [
+        *question,
+        {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "rainy"}]},
+    ]
+    second = client.messages.create(
+        model="claude-sonnet-4-6",
+        max_tokens=4000,
+        thinking={"type": "adaptive"},  # type: ignore[typeddict-item]
+        tools=TOOLS,  # type: ignore[arg-type]
+        messages=follow_up,  # type: ignore[arg-type]
+    )
+    assert second.content[0].type == "thinking" and second.content[0].signature
+    sent = emulator.last_request("/chat/completions")
+    replayed = next(m for m in sent.body["messages"] if m["role"] == "assistant")
+    assert replayed["reasoning_opaque"] == thinking.signature
+    assert replayed["reasoning_text"] == thinking.thinking
+    # A tampered signature is Copilot's 400, in Anthropic's format.
+    follow_up[1]["content"][0]["signature"] = "forged"
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client.messages.create(model="claude-sonnet-4-6", max_tokens=4000, tools=TOOLS, messages=follow_up)  # type: ignore[arg-type]
+    assert "Invalid signature" in info.value.message
+
+
+def test_compaction_is_agent_initiated_on_the_chat_translation(proxy: Proxy, emulator: Emulator) -> None:
+    """Claude Code's compaction request (recorded) does not spend a premium request on either path."""
+    recorded = json.loads((FIXTURES / "compaction.json").read_text())
+    for message in recorded["body"]["messages"]:  # the recorder's thinking, as if Copilot had signed it
+        for block in message["content"] if isinstance(message["content"], list) else []:
+            if block.get("type") == "thinking":
+                block["signature"] = sign_thinking(block["thinking"])
+    response = httpx.post(
+        proxy.url + "/v1/messages?beta=true",
+        headers={**proxy.headers, "anthropic-beta": recorded["headers"]["anthropic-beta"]},
+        json=recorded["body"],
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    sent = emulator.last_request("/chat/completions")
+    assert sent.body["model"] == "claude-opus-5.5"
+    assert sent.header("x-initiator") == "agent"

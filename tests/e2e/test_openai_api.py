@@ -18,8 +18,20 @@ def client(proxy: Proxy) -> openai.OpenAI:
 
 
 def test_models_list(client: openai.OpenAI) -> None:
-    ids = [m.id for m in client.models.list()]
-    assert "gpt-4.1" in ids and "claude-sonnet-4.5" in ids
+    models = {m.id: m for m in client.models.list()}
+    assert "gpt-4.1" in models and "claude-sonnet-4.5" in models
+    assert "gpt-5.5" in models and "text-embedding-3-small" in models  # every model Copilot lists
+    opus = models["claude-opus-5.5"].model_dump()
+    assert opus["owned_by"] == "Anthropic" and opus["display_name"] == "Claude Opus 5.5"
+    assert (opus["context_window"], opus["max_prompt_tokens"], opus["max_output_tokens"]) == (
+        1_000_000,
+        872_000,
+        128_000,
+    )
+    assert opus["routes"] == {"/v1/messages": "/v1/messages", "/v1/chat/completions": "/chat/completions"}
+    assert models["gpt-5.5"].model_dump()["routes"] == {}  # Responses only: no API of this proxy reaches it yet
+    assert models["gpt-4.1"].model_dump()["supported_endpoints"] == ["/chat/completions"]
+    assert client.models.retrieve("claude-opus-5-5").id == "claude-opus-5.5"
 
 
 def test_chat_non_stream(client: openai.OpenAI, emulator: Emulator) -> None:
@@ -127,10 +139,29 @@ def test_upstream_error_keeps_status_and_readable_message(client: openai.OpenAI)
         client.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "[[error:429]]"}])
 
 
-def test_unknown_model_is_upstreams_400(client: openai.OpenAI) -> None:
+def test_a_model_the_plan_lacks_is_a_404_that_says_what_to_do(client: openai.OpenAI, emulator: Emulator) -> None:
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "x"}])
+    assert info.value.code == "model_not_found" and info.value.param == "model"
+    body = info.value.body
+    assert isinstance(body, dict)
+    # Only models chat completions reach are suggested (not the Responses-only gpt-5.5).
+    assert body["message"] == (
+        "Model `gpt-9` is not available on this Copilot plan. GPT models it offers: gpt-5.4, gpt-5-mini, gpt-5, "
+        'gpt-4.1, gpt-4o. Choose one in the request (`"model": "gpt-5.4"`), or map the id for every client: '
+        '`copilot-hybrid serve --model-alias gpt-9=gpt-5.4` or `"gpt-9" = "gpt-5.4"` under [models.aliases] '
+        "in config.toml."
+    )
+    assert not emulator.requests_to("/chat/completions")
+
+
+def test_chat_models_are_resolved_and_responses_only_ones_explained(client: openai.OpenAI, emulator: Emulator) -> None:
+    client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}])
+    assert emulator.last_request("/chat/completions").body["model"] == "claude-sonnet-4.5"
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
-    assert info.value.code == "model_not_supported"
+        client.chat.completions.create(model="gpt-5.3-codex", messages=[{"role": "user", "content": "x"}])
+    assert info.value.code == "unsupported_api_for_model"
+    assert "served by Copilot only on /responses, ws:/responses" in info.value.message
 
 
 def test_midstream_failure_surfaces_as_error(client: openai.OpenAI) -> None:

@@ -245,6 +245,8 @@ def test_serve_claude_code_prints_the_command_with_the_key(
     from types import SimpleNamespace
 
     from copilot_hybrid.cli import serve
+    from copilot_hybrid.copilot.registry import parse_models
+    from copilot_hybrid.emulator.catalog import default_models
     from copilot_hybrid.server import claude_code
 
     answers = iter(["1", "2"])
@@ -252,7 +254,11 @@ def test_serve_claude_code_prints_the_command_with_the_key(
     monkeypatch.setattr(claude_code, "copy_to_clipboard", lambda text: False)
     monkeypatch.setattr(config, "login_shell", lambda: "/bin/bash")
     runtime = SimpleNamespace(
-        models=SimpleNamespace(ids=lambda: ["claude-sonnet-4.5", "gpt-4.1"]),
+        models=SimpleNamespace(
+            infos=lambda: parse_models(
+                {"data": [m for m in default_models() if m["id"] in ("claude-sonnet-4.5", "gpt-4.1")]}
+            )
+        ),
         settings=ServerSettings(api_keys=(KEY,)),
     )
     serve.claude_code_setup(runtime)  # type: ignore[arg-type]

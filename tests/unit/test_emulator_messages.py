@@ -444,3 +444,37 @@ def test_claude_code_requests_are_refused_raw_and_accepted_prepared(
     assert received.header("x-initiator") == messages_initiator(payload)
     assert received.header("openai-intent") == "messages-proxy"
     assert all(m["role"] in ("user", "assistant") for m in received.body["messages"])
+
+
+# --------------------------------------------------------------------------- Claude's thinking on chat completions
+
+
+def test_chat_completions_carry_claudes_thinking_signed(emu: Emulator, client: httpx.Client) -> None:
+    """Copilot's chat API gives Claude's thinking as reasoning_text + reasoning_opaque,
+    and takes them back only with the signature it issued."""
+    ask = {"model": "claude-sonnet-4.5", "thinking_budget": 2000, "messages": [{"role": "user", "content": "why?"}]}
+    message = post(emu, client, ask, "/chat/completions").json()["choices"][0]["message"]
+    assert message["reasoning_text"] == "Emulated thinking about: why?"
+    assert message["reasoning_opaque"] == sign_thinking("Emulated thinking about: why?")
+    streamed = post(emu, client, {**ask, "stream": True}, "/chat/completions").text
+    deltas = [
+        json.loads(line[6:])["choices"][0]["delta"]
+        for line in streamed.splitlines()
+        if line.startswith("data: {") and '"choices":[{' in line
+    ]
+    assert "".join(d.get("reasoning_text", "") for d in deltas) == message["reasoning_text"]
+    assert [d["reasoning_opaque"] for d in deltas if "reasoning_opaque" in d] == [message["reasoning_opaque"]]
+    assert deltas.index(next(d for d in deltas if "reasoning_opaque" in d)) < deltas.index(
+        next(d for d in deltas if d.get("content"))
+    )  # thinking comes before the text
+    follow = {
+        **ask,
+        "messages": [*ask["messages"], {**message, "content": "because"}, {"role": "user", "content": "ok"}],
+    }
+    assert post(emu, client, follow, "/chat/completions").status_code == 200
+    follow["messages"][1]["reasoning_opaque"] = "forged"
+    refused = post(emu, client, follow, "/chat/completions")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "messages.1.reasoning_opaque: Invalid signature for reasoning_text"
+    gpt = post(emu, client, {**ask, "model": "gpt-4.1", "reasoning_effort": "low"}, "/chat/completions").json()
+    assert "reasoning_opaque" not in gpt["choices"][0]["message"]

@@ -139,8 +139,12 @@ def test_a_model_the_plan_lacks_names_it_its_family_the_newest_and_how_to_choose
     with pytest.raises(ModelNotAvailable) as caught:
         resolve_model("claude-opus-5-5", plan)
     error = caught.value
-    assert error.status == 404 and error.type == "not_found_error" and error.param == "model"
+    # A 400 for Anthropic callers: Claude Code shows a 400's message, and replaces a 404's with its own.
+    assert error.status == 400 and error.type == "invalid_request_error" and error.param == "model"
     assert error.code == "model_not_found"
+    with pytest.raises(ModelNotAvailable) as openai_caught:
+        resolve_model("claude-opus-5-5", plan, caller="openai")
+    assert openai_caught.value.status == 404  # OpenAI's own answer for an unknown model
     assert error.same_family == ("claude-opus-4.8", "claude-opus-4.7", "claude-opus-4.6", "claude-opus-4.1")
     assert error.newest == "claude-sonnet-5.5"  # the newest Claude model of any tier
     message = error.message
