@@ -75,7 +75,7 @@ def endpoint_for(model: ModelInfo, inbound: Inbound, *, native_messages: bool = 
     raise ModelEndpointUnavailable(
         model.id,
         f"Model {model.id} is served by Copilot only on {', '.join(model.endpoints)}, which this version of "
-        "copilot-hybrid does not speak yet. Pick a model that lists /v1/messages or /chat/completions "
+        "copilot-hybrid does not speak yet. Pick a model that lists /v1/messages, /responses or /chat/completions "
         "(GET /v1/models shows each model's endpoints).",
         endpoints=model.endpoints,
     )

@@ -347,13 +347,10 @@ def test_a_model_the_plan_lacks_says_what_to_do(client: anthropic.Anthropic, emu
     assert not emulator.requests_to("/v1/messages")  # answered by the proxy, not a bare upstream 400
 
 
-def test_a_responses_only_model_says_which_endpoints_it_has(client: anthropic.Anthropic) -> None:
-    with pytest.raises(anthropic.BadRequestError) as info:
-        client.messages.create(model="gpt-5.5", max_tokens=10, messages=[{"role": "user", "content": "x"}])
-    assert error_message(info.value).startswith(
-        "Model gpt-5.5 is served by Copilot only on /responses, ws:/responses, which this version of "
-        "copilot-hybrid does not speak yet."
-    )
+def test_a_responses_only_model_is_served_through_responses(client: anthropic.Anthropic, emulator: Emulator) -> None:
+    message = client.messages.create(model="gpt-5.5", max_tokens=100, messages=[{"role": "user", "content": "x"}])
+    assert [block.type for block in message.content][-1] == "text"
+    assert emulator.last_request("/responses").body["model"] == "gpt-5.5"
 
 
 def test_copilot_refusing_a_listed_model_is_explained(client: anthropic.Anthropic, emulator: Emulator) -> None:
@@ -433,7 +430,8 @@ def test_models_in_anthropics_shape(client: anthropic.Anthropic, proxy: Proxy) -
     ids = [m.id for m in listed]
     assert len(ids) == len(set(ids)) > 20
     assert ids[0] == "claude-opus-5.5" and "claude-haiku-4.5" in ids
-    assert "gpt-5.5" not in ids and "text-embedding-3-small" not in ids  # no Anthropic request reaches them
+    assert "gpt-5.5" in ids  # Responses only, reached through the Responses translators
+    assert "text-embedding-3-small" not in ids  # no Anthropic request reaches an embeddings model
     raw = httpx.get(
         proxy.url + "/v1/models", params={"limit": 1000}, headers={**proxy.headers, "anthropic-version": "2023-06-01"}
     ).json()
@@ -473,7 +471,7 @@ def test_models_pages_and_refuses_bad_cursors(proxy: Proxy) -> None:
     for params, message in (
         ({"limit": 0}, "limit must be an integer from 1 to 1000, not '0'"),
         ({"limit": "many"}, "limit must be an integer from 1 to 1000, not 'many'"),
-        ({"after_id": "gpt-5.5"}, "after_id 'gpt-5.5' is not a model id of this list"),
+        ({"after_id": "text-embedding-3-small"}, "after_id 'text-embedding-3-small' is not a model id of this list"),
     ):
         response = page(**params)
         assert response.status_code == 400

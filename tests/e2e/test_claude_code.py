@@ -201,3 +201,21 @@ def test_claude_code_over_the_chat_translation(claude: Path, emulator: Emulator,
     assert last.body["model"] == "claude-sonnet-4.5" and last.header("x-initiator") == "agent"
     assert any(m.get("role") == "tool" for m in last.body["messages"])
     assert not emulator.requests_to("/v1/messages")
+
+
+# ---- a Responses-only model for Claude Code (issue 10) ---------------------------------------
+
+
+def test_claude_code_on_a_responses_only_model(claude: Path, proxy: Proxy, emulator: Emulator, tmp_path: Path) -> None:
+    """`--model gpt-5.3-codex` (Copilot serves it only on /responses): text, then a tool round trip."""
+    codex = {"ANTHROPIC_MODEL": "gpt-5.3-codex"}
+    result = run_claude(claude, proxy, tmp_path, "Say hello", env_extra=codex)
+    assert result["result"] == "Hello from emulated gpt-5.3-codex: Say hello"
+    assert emulator.last_request("/responses").body["model"] == "gpt-5.3-codex"
+    target = tmp_path / "work" / "codex.txt"
+    result = run_claude(claude, proxy, tmp_path, _write_prompt(target), "--allowedTools", "Write", env_extra=codex)
+    assert target.read_text() == "written via the proxy\n"
+    assert result["num_turns"] == 2
+    last = emulator.last_request("/responses")
+    assert last.header("x-initiator") == "agent"
+    assert last.body["input"][-1]["type"] == "function_call_output"

@@ -29,7 +29,11 @@ def test_models_list(client: openai.OpenAI) -> None:
         128_000,
     )
     assert opus["routes"] == {"/v1/messages": "/v1/messages", "/v1/chat/completions": "/chat/completions"}
-    assert models["gpt-5.5"].model_dump()["routes"] == {}  # Responses only: no API of this proxy reaches it yet
+    # Responses only: the chat and Anthropic APIs reach it through the Responses translators.
+    assert models["gpt-5.5"].model_dump()["routes"] == {
+        "/v1/chat/completions": "/responses",
+        "/v1/messages": "/responses",
+    }
     assert models["gpt-4.1"].model_dump()["supported_endpoints"] == ["/chat/completions"]
     assert client.models.retrieve("claude-opus-5-5").id == "claude-opus-5.5"
 
@@ -145,23 +149,21 @@ def test_a_model_the_plan_lacks_is_a_404_that_says_what_to_do(client: openai.Ope
     assert info.value.code == "model_not_found" and info.value.param == "model"
     body = info.value.body
     assert isinstance(body, dict)
-    # Only models chat completions reach are suggested (not the Responses-only gpt-5.5).
+    # Only models the chat API reaches are suggested (Responses-only ones through the translators).
     assert body["message"] == (
-        "Model `gpt-9` is not available on this Copilot plan. GPT models it offers: gpt-5.4, gpt-5-mini, gpt-5, "
-        'gpt-4.1, gpt-4o. Choose one in the request (`"model": "gpt-5.4"`), or map the id for every client: '
-        '`copilot-hybrid serve --model-alias gpt-9=gpt-5.4` or `"gpt-9" = "gpt-5.4"` under [models.aliases] '
-        "in config.toml."
+        "Model `gpt-9` is not available on this Copilot plan. GPT models it offers: gpt-5.5, gpt-5.4, gpt-5.3-codex, "
+        'gpt-5-mini, gpt-5, gpt-4.1, gpt-4o. Choose one in the request (`"model": "gpt-5.5"`), or map the id for '
+        'every client: `copilot-hybrid serve --model-alias gpt-9=gpt-5.5` or `"gpt-9" = "gpt-5.5"` under '
+        "[models.aliases] in config.toml."
     )
     assert not emulator.requests_to("/chat/completions")
 
 
-def test_chat_models_are_resolved_and_responses_only_ones_explained(client: openai.OpenAI, emulator: Emulator) -> None:
+def test_chat_models_are_resolved_and_responses_only_ones_served(client: openai.OpenAI, emulator: Emulator) -> None:
     client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}])
     assert emulator.last_request("/chat/completions").body["model"] == "claude-sonnet-4.5"
-    with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="gpt-5.3-codex", messages=[{"role": "user", "content": "x"}])
-    assert info.value.code == "unsupported_api_for_model"
-    assert "served by Copilot only on /responses, ws:/responses" in info.value.message
+    client.chat.completions.create(model="gpt-5.3-codex", messages=[{"role": "user", "content": "x"}])
+    assert emulator.last_request("/responses").body["model"] == "gpt-5.3-codex"
 
 
 def test_midstream_failure_surfaces_as_error(client: openai.OpenAI) -> None:

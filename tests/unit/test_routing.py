@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from copilot_hybrid.copilot.registry import CHAT, MESSAGES, ModelRegistry, parse_models
+from copilot_hybrid.copilot.registry import CHAT, MESSAGES, RESPONSES, ModelInfo, ModelRegistry, parse_models
 from copilot_hybrid.emulator.catalog import default_models
 from copilot_hybrid.errors import ModelEndpointUnavailable, ModelNotAvailable
 from copilot_hybrid.server.claude_code import claude_code_models, default_picks
@@ -51,7 +51,7 @@ def runtime(**settings: Any) -> Runtime:
     [
         ("claude-opus-5.5", True, MESSAGES),  # lists /v1/messages and chat: native
         ("claude-opus-5.5", False, CHAT),  # --no-native-messages: the translation
-        ("gpt-5", True, CHAT),  # /responses and chat: chat until the proxy speaks Responses
+        ("gpt-5", True, RESPONSES),  # /responses and chat: Responses first, the reference's order
         ("gemini-3-pro", True, CHAT),
     ],
 )
@@ -68,17 +68,24 @@ def test_chat_requests() -> None:
 
 
 @pytest.mark.parametrize("inbound", ["anthropic", "chat"])
-def test_a_responses_only_model_gets_a_400_naming_its_endpoints(inbound: Any) -> None:
+def test_a_responses_only_model_is_served_on_responses(inbound: Any) -> None:
+    assert endpoint_for(CATALOGUE["gpt-5.3-codex"], inbound) == RESPONSES
+    assert reachable(CATALOGUE["gpt-5.3-codex"], inbound, ServerSettings())
+
+
+@pytest.mark.parametrize("inbound", ["anthropic", "chat", "responses"])
+def test_a_model_on_no_endpoint_the_proxy_speaks_gets_a_400_naming_its_endpoints(inbound: Any) -> None:
+    websocket_only = ModelInfo.from_entry(
+        {"id": "gpt-realtime-x", "capabilities": {"type": "chat"}, "supported_endpoints": ["ws:/responses"]}
+    )
+    assert websocket_only is not None
     with pytest.raises(ModelEndpointUnavailable) as caught:
-        endpoint_for(CATALOGUE["gpt-5.3-codex"], inbound)
+        endpoint_for(websocket_only, inbound)
     error = caught.value
     assert error.status == 400 and error.code == "unsupported_api_for_model" and error.param == "model"
-    assert error.message == (
-        "Model gpt-5.3-codex is served by Copilot only on /responses, ws:/responses, which this version of "
-        "copilot-hybrid does not speak yet. Pick a model that lists /v1/messages or /chat/completions "
-        "(GET /v1/models shows each model's endpoints)."
-    )
-    assert not reachable(CATALOGUE["gpt-5.3-codex"], inbound, ServerSettings())
+    assert error.message.startswith("Model gpt-realtime-x cannot be used through the ")
+    assert error.message.endswith(": Copilot serves it on ws:/responses. Pick another model.")
+    assert not reachable(websocket_only, inbound, ServerSettings())
 
 
 # --------------------------------------------------------------------------- --small-model
@@ -115,13 +122,13 @@ def test_the_small_model_takes_probes_and_compaction() -> None:
         assert (route.model.id, route.endpoint) == (expected, MESSAGES)
     body, beta = recorded("first_turn")
     assert messages_route(rt, body, beta).model.id == "claude-opus-5.5"
-    # A small model on the chat translation (gpt-5-mini lists no /v1/messages).
+    # A small model without /v1/messages: on its Responses endpoint (gpt-5-mini lists /responses and chat).
     body, beta = recorded("title_probe")
     route = messages_route(runtime(small_model="gpt-5-mini"), body, beta)
-    assert (route.model.id, route.endpoint, route.small_model_for) == ("gpt-5-mini", CHAT, "warm-up probe")
+    assert (route.model.id, route.endpoint, route.small_model_for) == ("gpt-5-mini", RESPONSES, "warm-up probe")
 
 
-@pytest.mark.parametrize("small", ["claude-haiku-9", "gpt-5.3-codex"])
+@pytest.mark.parametrize("small", ["claude-haiku-9", "text-embedding-3-small"])
 def test_a_small_model_that_cannot_serve_keeps_the_clients_model(small: str, caplog: pytest.LogCaptureFixture) -> None:
     rt = runtime(small_model=small)
     body, beta = recorded("title_probe")
@@ -151,8 +158,9 @@ def test_aliases_from_the_settings_win() -> None:
 def test_suggestions_are_models_the_callers_api_reaches() -> None:
     with pytest.raises(ModelNotAvailable) as caught:
         runtime().resolve("gpt-9", "openai")
-    assert "gpt-5.5" not in caught.value.message and "gpt-5.3-codex" not in caught.value.message
-    assert caught.value.same_family[0] == "gpt-5.4"
+    # Responses-only models are reached through the Responses translators; embeddings are not chat models.
+    assert "gpt-5.3-codex" in caught.value.message and "text-embedding" not in caught.value.message
+    assert caught.value.same_family[0] == "gpt-5.5"
 
 
 # --------------------------------------------------------------------------- --claude-code
@@ -163,7 +171,8 @@ def test_claude_code_is_offered_todays_models() -> None:
     ids = [m.id for m in offered]
     assert ids[:3] == ["claude-opus-5.5", "claude-sonnet-5.5", "claude-haiku-5.5"]
     assert all(i.startswith("claude-") for i in ids[:13]) and len([i for i in ids if i.startswith("claude")]) == 13
-    assert "gpt-5.5" not in ids and "text-embedding-3-small" not in ids and "gpt-4o-mini" not in ids
+    assert "text-embedding-3-small" not in ids and "gpt-4o-mini" not in ids
+    assert ids.index("gpt-5.5") > 12  # every model Claude Code can reach, Claude's first
     assert default_picks(offered) == ("claude-opus-5.5", "claude-haiku-5.5")
     assert default_picks([]) is None
     assert default_picks([CATALOGUE["gpt-4.1"]]) == ("gpt-4.1", "gpt-4.1")
