@@ -26,10 +26,10 @@ from starlette.responses import Response, StreamingResponse
 from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import messages_headers
 from copilot_hybrid.copilot.registry import MESSAGES, ModelInfo
-from copilot_hybrid.errors import ApiError, CopilotHybridError, UpstreamError
+from copilot_hybrid.errors import ApiError, CopilotHybridError, UpstreamError, UpstreamUnavailable
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.server.routing import explain_model_refusal
-from copilot_hybrid.server.streams import SSE_HEADERS
+from copilot_hybrid.server.streams import ANTHROPIC_PING, SSE_HEADERS, UpstreamStream
 from copilot_hybrid.translate.anthropic_response import anthropic_error
 from copilot_hybrid.translate.anthropic_stream import format_sse
 from copilot_hybrid.translate.messages_native import (
@@ -73,7 +73,10 @@ async def forward_messages(
         await explain_model_refusal(rt, str(payload["model"]), "anthropic", exc)
     content_type = upstream.headers.get("content-type", "")
     if content_type.startswith("text/event-stream"):
-        return StreamingResponse(forward_events(upstream), media_type="text/event-stream", headers=SSE_HEADERS)
+        events = forward_events(
+            upstream, ping_interval=rt.settings.ping_interval, idle_timeout=rt.settings.stream_idle_timeout
+        )
+        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
     raw = await read_whole(upstream)
     if payload.get("stream") is True:
         # Copilot ignored `stream`: the client still gets the events it asked for.
@@ -85,23 +88,36 @@ async def forward_messages(
     return Response(raw, status_code=upstream.status_code, media_type=content_type or "application/json")
 
 
-async def forward_events(upstream: httpx.Response) -> AsyncIterator[bytes]:
+async def forward_events(
+    upstream: httpx.Response, *, ping_interval: float, idle_timeout: float
+) -> AsyncIterator[bytes]:
     """Copilot's SSE, event by event, filtered; whatever happens the client gets an
-    ending (Copilot's `message_stop`, or an `error` event when the stream breaks off)."""
+    ending (Copilot's `message_stop`, or an `error` event when the stream breaks off
+    or goes silent for `idle_timeout`). After each `ping_interval` of silence an
+    `event: ping` goes out (the filter hands over whole events only, so a ping never
+    splits one). After `message_stop` the rest of the body is drained, so that
+    httpx keeps the upstream connection for the next request."""
     stream_filter = MessagesStreamFilter()
     tail = b""
     try:
-        async for chunk in upstream.aiter_bytes():
-            out = stream_filter.feed(chunk)
-            if out:
-                yield out
-            if stream_filter.ended:
-                break
-        else:
-            tail = stream_filter.finish()
-            if not stream_filter.ended:
-                log.warning("Copilot's /v1/messages stream ended without message_stop")
-                tail += format_sse(anthropic_error("Copilot's stream ended before the message was complete"))
+        async with UpstreamStream(upstream, ping_interval=ping_interval, idle_timeout=idle_timeout) as body:
+            async for chunk in body:
+                if chunk is None:
+                    yield ANTHROPIC_PING
+                    continue
+                out = stream_filter.feed(chunk)
+                if out:
+                    yield out
+                if stream_filter.ended:
+                    break
+            else:
+                tail = stream_filter.finish()
+                if not stream_filter.ended:
+                    log.warning("Copilot's /v1/messages stream ended without message_stop")
+                    tail += format_sse(anthropic_error("Copilot's stream ended before the message was complete"))
+    except UpstreamUnavailable as exc:
+        log.warning("Upstream stream stalled: %s", exc)
+        tail = stream_filter.finish() + format_sse(anthropic_error(str(exc)))
     except httpx.HTTPError as exc:
         log.warning("Upstream stream broke off: %s: %s", type(exc).__name__, exc)
         tail = format_sse(anthropic_error(f"The upstream stream broke off ({type(exc).__name__})"))

@@ -27,10 +27,12 @@ TEXT = "one two three four five six seven eight nine ten eleven twelve"
 
 @pytest.fixture(scope="module")
 def quick_proxy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """Short timeouts, set by options: first byte 1 s, stream idle 3 s, a ping every 0.25 s."""
+    """Short timeouts, set by options: first byte 1 s, stream idle 3 s, a ping every 0.25 s.
+    Anthropic requests take the chat translation here; `native_proxy` covers Copilot's /v1/messages."""
     running = Proxy(
         emulator,
         tmp_path_factory.mktemp("home-quick"),
+        "--no-native-messages",
         "--upstream-timeout",
         "1",
         "--stream-idle-timeout",
@@ -272,3 +274,56 @@ def test_stream_idle_timeout_ends_responses_stream_with_response_failed(quick_pr
     events = [json.loads(line[6:]) for line in raw.split(b"\n") if line.startswith(b"data: {")]
     terminal = [e for e in events if e["type"] in ("response.completed", "response.failed", "response.incomplete")]
     assert [e["type"] for e in terminal] == ["response.failed"] and events[-1] is terminal[0]
+
+
+# ---- the native /v1/messages route inherits the same rules ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def native_proxy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """The same short timeouts, Claude models on Copilot's own /v1/messages."""
+    running = Proxy(
+        emulator,
+        tmp_path_factory.mktemp("home-native"),
+        "--upstream-timeout",
+        "1",
+        "--stream-idle-timeout",
+        "3",
+        "--ping-interval",
+        "0.25",
+        env={"GH_TOKEN": emulator.github_token},
+    )
+    yield running
+    running.stop()
+
+
+def test_native_messages_stream_gets_pings_during_a_stall(native_proxy: Proxy, emulator: Emulator) -> None:
+    response, raw = _raw_stream(native_proxy, "/v1/messages", _anthropic_body(f"[[reply:{TEXT}]] [[stall:1500]]"))
+    assert response.status_code == 200
+    events = _anthropic_events(raw)
+    names = [name for name, _ in events]
+    assert names[0] == "message_start" and names[-1] == "message_stop"
+    assert names.count("ping") >= 2
+    assert _anthropic_text(events) == TEXT
+    assert emulator.last_request("/v1/messages").body["model"] == CLAUDE
+
+
+def test_native_messages_stream_idle_timeout_ends_with_error_event(native_proxy: Proxy) -> None:
+    response, raw = _raw_stream(native_proxy, "/v1/messages", _anthropic_body("long [[stall:8000]]"))
+    assert response.status_code == 200
+    name, data = _anthropic_events(raw)[-1]
+    assert name == "error" and "--stream-idle-timeout" in data["error"]["message"]
+
+
+def test_ten_native_messages_streams_use_one_upstream_connection(native_proxy: Proxy, emulator: Emulator) -> None:
+    accepted_before = emulator.connections_accepted
+    emulator.clear_requests()
+    with httpx.Client(base_url=native_proxy.url, timeout=30) as client:
+        for _ in range(10):
+            with client.stream("POST", "/v1/messages", json=_anthropic_body(f"[[reply:{TEXT}]]")) as response:
+                assert response.status_code == 200
+                assert TEXT.split()[-1].encode() in b"".join(response.iter_bytes())
+    streamed = [emulator.wait_sent(r) for r in emulator.requests_to("/v1/messages")]
+    assert len(streamed) == 10 and all(r.finished for r in streamed)
+    assert len({r.connection for r in streamed}) == 1
+    assert emulator.connections_accepted - accepted_before <= 1

@@ -113,7 +113,7 @@ def _upstream(*chunks: bytes, fail: bool = False) -> httpx.Response:
 
 def _forwarded(response: httpx.Response) -> bytes:
     async def go() -> bytes:
-        return b"".join([part async for part in forward_events(response)])
+        return b"".join([part async for part in forward_events(response, ping_interval=15, idle_timeout=120)])
 
     return asyncio.run(go())
 
