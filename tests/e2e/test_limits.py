@@ -66,7 +66,10 @@ def fresh_proxy(emulator: Emulator, tmp_path: Path) -> Iterator[Proxy]:
     tokenizer in its default `shadow` mode, warmed up: both tokenizers'
     tables are loaded before anything is measured."""
     native_or_skip()
-    running = Proxy(emulator, tmp_path / "home", env={"COPILOT_HYBRID_FEATURE_TOKENIZER": "shadow"})
+    # --offline-count-tokens: these rows measure the proxy's own counting (Claude models ask Copilot otherwise).
+    running = Proxy(
+        emulator, tmp_path / "home", "--offline-count-tokens", env={"COPILOT_HYBRID_FEATURE_TOKENIZER": "shadow"}
+    )
     try:
         warm = {"model": MODEL, "messages": [{"role": "user", "content": "warm up the tokenizers " * 100}]}
         assert httpx.post(running.url + COUNT, json=warm, timeout=60).status_code == 200
