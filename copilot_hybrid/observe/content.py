@@ -142,6 +142,11 @@ def _usage_of(document: Any) -> tuple[int, int, int] | None:
 def _stream_usage(events: list[Any]) -> tuple[int, int, int] | None:
     """The last usage a stream reported (OpenAI's trailer chunk, Anthropic's message_delta,
     the Responses terminal event's response)."""
+    started: tuple[int, int, int] | None = None
+    for event in events:
+        if isinstance(event, dict) and event.get("type") == "message_start":
+            started = _usage_of(event.get("message"))
+            break
     for event in reversed(events):
         usage = _usage_of(event)
         if usage is None and event.get("type") == "message_start":
@@ -149,6 +154,9 @@ def _stream_usage(events: list[Any]) -> tuple[int, int, int] | None:
         if usage is None and isinstance(event.get("response"), dict):
             usage = _usage_of(event["response"])
         if usage is not None:
+            if started is not None and event.get("type") == "message_delta" and "input_tokens" not in event["usage"]:
+                # Anthropic's message_delta carries only output_tokens: the prompt's are message_start's.
+                return started[0], usage[1], started[2]
             return usage
     return None
 

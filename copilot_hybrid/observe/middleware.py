@@ -84,13 +84,15 @@ class RecordRequests:
 class _Exchange:
     """One request's bookkeeping."""
 
-    __slots__ = ("finished", "middleware", "record", "request_chunks", "tail")
+    __slots__ = ("finished", "head", "middleware", "record", "request_chunks", "tail")
 
     def __init__(self, middleware: RecordRequests, record: RequestRecord) -> None:
         self.middleware = middleware
         self.record = record
         self.finished = False
         self.tail: collections.deque[bytes] | None = None
+        # A stream's first chunk: Anthropic's message_start carries the prompt's usage.
+        self.head: bytes | None = None
         self.request_chunks: list[bytes] = []
 
     async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,6 +155,8 @@ class _Exchange:
                     if record.stream:
                         record.stream_chunks += 1
                     if self.tail is not None:
+                        if self.head is None:
+                            self.head = body
                         self.tail.append(body)
                     elif kept < (TEXT_KEEP_LIMIT if record.stream else BODY_KEEP_LIMIT):
                         record.response_body.append(body)
@@ -170,7 +174,8 @@ class _Exchange:
         record = self.record
         record.latency_ms = (time.perf_counter_ns() - record.started_ns) / 1e6
         if self.tail is not None:
-            record.response_body = list(self.tail)
+            head = [self.head] if self.head is not None and record.stream_chunks > len(self.tail) else []
+            record.response_body = head + list(self.tail)
         if self.request_chunks:
             record.request_body = b"".join(self.request_chunks)
         record.sealed = True

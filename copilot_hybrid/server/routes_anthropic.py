@@ -50,6 +50,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         _check_messages_request(payload)
         beta = request.headers.get("anthropic-beta")
         log.debug("messages: model %s, stream=%s", payload["model"], payload.get("stream"))
+        note(requested_model=payload["model"])  # before resolution: a refused model is recorded too
         route = messages_route(rt, payload, beta)
         log.debug(
             "messages: %s on %s%s",
@@ -57,7 +58,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
             route.endpoint,
             f" (--small-model, {route.small_model_for})" if route.small_model_for else "",
         )
-        note(requested_model=payload["model"], resolved_model=route.model.id)
+        note(resolved_model=route.model.id)
         if route.endpoint == MESSAGES:
             await rt.approve(f"messages {payload['model']}")
             return await forward_messages(rt, payload, route.model, beta)

@@ -59,8 +59,9 @@ def register(app: FastAPI, rt: Runtime) -> None:
         require(payload, "stream", bool, "a boolean", required=False)
         check_token_limits(payload)
         messages = payload["messages"]
+        note(requested_model=payload["model"])  # before resolution: a refused model is recorded too
         model = rt.resolve(payload["model"], "openai")
-        note(requested_model=payload["model"], resolved_model=model.id)
+        note(resolved_model=model.id)
         if endpoint_for(model, "chat") == RESPONSES:  # a Responses-only model (GPT-5.x codex)
             await rt.approve(f"chat {model.id}")
             from copilot_hybrid.server.routes_responses import chat_via_responses

@@ -163,7 +163,8 @@ def test_dashboard_shows_the_requests_and_the_rollout_modes(served: Served, brow
     assert texts(browser, "#tokens tr[data-model='claude-sonnet-4.5'] .output") == [
         str(claude.json()["usage"]["output_tokens"])
     ]
-    assert texts(browser, "#initiator-user") == ["4"]
+    # The refused "nope" never reached Copilot, so it carries no initiator.
+    assert texts(browser, "#initiator-user") == ["3"]
     assert len(texts(browser, "#history-table tbody tr")) == 4
     assert texts(browser, "#history-table tbody tr[data-status='400'] .model") == ["nope"]
     assert texts(browser, "#account-plan") == ["individual"]
@@ -216,7 +217,8 @@ def test_dashboard_shows_a_mismatch_injected_through_the_rollout_layer(
         return result + 1 if MARKER in x.text and x.op == "count" else result
 
     monkeypatch.setattr(TOKENIZER, "native", disagreeing)
-    body = {"model": "claude-sonnet-4.5", "messages": [{"role": "user", "content": f"{MARKER} now"}]}
+    # gpt-4.1 lists no /v1/messages: its count_tokens is the local tokenizer's (Claude models ask Copilot).
+    body = {"model": "gpt-4.1", "messages": [{"role": "user", "content": f"{MARKER} now"}]}
     counted = httpx.post(served.url + "/v1/messages/count_tokens", json=body, timeout=30)
     assert counted.status_code == 200  # shadow: the caller still gets the reference's answer
     mismatches = runner.counters("tokenizer").get("mismatches", 0)

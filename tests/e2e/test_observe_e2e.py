@@ -91,7 +91,7 @@ def known_sequence(url: str) -> dict[str, Any]:
     with httpx.Client(base_url=url) as client:
         for i in range(FLOOD):
             flood = client.post("/v1/chat/completions", json={"model": f"flood-{i}", "messages": USER})
-            assert flood.status_code == 400
+            assert flood.status_code == 404  # resolved on the plan first: model_not_found
     return tokens
 
 
@@ -111,15 +111,20 @@ def test_metrics_after_a_known_sequence(recording_proxy: Proxy) -> None:
     assert total(s, req, **dated, status="200", stream="false") == 1
     assert total(s, req, **dated, status="200", stream="true") == 1
     assert total(s, req, route=messages, requested_model="nope", status="400") == 1
-    assert total(s, req, route="/v1/messages/count_tokens", upstream_endpoint="none", status="200") == 1
+    # Claude's count_tokens asks Copilot's own count; its messages go to Copilot's /v1/messages.
+    count = {"route": "/v1/messages/count_tokens", "upstream_endpoint": "/copilot/v1/messages/count_tokens"}
+    assert total(s, req, **count, status="200") == 1
     assert total(s, req, route=chat) == 3 + 2 + 1 + 1 + FLOOD
-    assert total(s, req, upstream_endpoint="/copilot/chat/completions") == 3 + 2 + 1 + 1 + FLOOD + 3
+    # The flood's unknown models are refused before any upstream call.
+    assert total(s, req, upstream_endpoint="/copilot/chat/completions") == 3 + 2 + 1 + 1
+    assert total(s, req, upstream_endpoint="/copilot/v1/messages") == 2
 
     # Bounded labels: the unknown ids (the dated Claude id, "nope", the flood) share MODEL_LABEL_CAP values.
     listed = {"gpt-4.1", "gpt-4o", "claude-sonnet-4.5", "none", "other"}
     own = {x.labels[k] for x in s if x.name == req for k in ("requested_model", "resolved_model")} - listed
     assert len(own) == MODEL_LABEL_CAP
-    assert total(s, req, resolved_model="other") == FLOOD + 2 - MODEL_LABEL_CAP
+    # (refused ids have no resolved model: they are folded on the requested label)
+    assert total(s, req, requested_model="other") == FLOOD + 2 - MODEL_LABEL_CAP
 
     # Histograms: one observation per request, and their sums are the history's latencies.
     rows = read_rows(recording_proxy.home / "history.sqlite3", limit=10_000)
@@ -143,11 +148,14 @@ def test_metrics_after_a_known_sequence(recording_proxy: Proxy) -> None:
         assert total(s, "copilot_hybrid_tokens_total", model=model, kind="output") == completion
     assert total(s, "copilot_hybrid_tokens_total", kind="cached") == 0
 
-    # x-initiator: only the tool-result turn continues the agent's loop.
-    assert total(s, "copilot_hybrid_initiator_requests_total", initiator="agent") == 1
+    # x-initiator: the tool-result turn continues the agent's loop, and Copilot's count_tokens
+    # (asked for the Claude model) is never a premium request.
+    assert total(s, "copilot_hybrid_initiator_requests_total", initiator="agent") == 2
     assert total(s, "copilot_hybrid_initiator_requests_total", initiator="agent", model="gpt-4.1") == 1
-    assert total(s, "copilot_hybrid_initiator_requests_total", initiator="user") == 3 + 2 + 1 + FLOOD + 3
-    assert total(s, "copilot_hybrid_upstream_errors_total", status="400") == FLOOD + 1
+    # The flood and "nope" never reach Copilot (refused by the resolution), so they carry no initiator.
+    assert total(s, "copilot_hybrid_initiator_requests_total", initiator="user") == 3 + 2 + 1 + 2
+    # Unknown models are refused by the proxy's resolution, before any upstream call.
+    assert total(s, "copilot_hybrid_upstream_errors_total", status="400") == 0
     assert total(s, "copilot_hybrid_upstream_errors_total", status="429") == 1
 
     # Rollout and native, read at scrape time.

@@ -379,7 +379,8 @@ def test_middleware_records_status_stream_chunks_and_times() -> None:
         "POST",
     )
     assert rec.ttfb_ms is not None and rec.latency_ms is not None and rec.latency_ms >= rec.ttfb_ms
-    assert rec.response_body == [b"data: 2\n\n", b"data: 3\n\n", b"data: 4\n\n", b"data: 5\n\n"]  # the tail only
+    # The first chunk (Anthropic's message_start holds the prompt's usage) and the tail.
+    assert rec.response_body == [b"data: 0\n\n", b"data: 2\n\n", b"data: 3\n\n", b"data: 4\n\n", b"data: 5\n\n"]
     assert len(sent) == 8
 
 
