@@ -219,3 +219,16 @@ def test_claude_code_on_a_responses_only_model(claude: Path, proxy: Proxy, emula
     last = emulator.last_request("/responses")
     assert last.header("x-initiator") == "agent"
     assert last.body["input"][-1]["type"] == "function_call_output"
+
+
+def test_claude_code_on_a_chat_only_model(claude: Path, proxy: Proxy, emulator: Emulator, tmp_path: Path) -> None:
+    """`--model gpt-4.1` (Copilot serves it only on /chat/completions): text, then a tool round trip."""
+    chat_only = {"ANTHROPIC_MODEL": "gpt-4.1"}
+    result = run_claude(claude, proxy, tmp_path, "Say hello", env_extra=chat_only)
+    assert result["result"] == "Hello from emulated gpt-4.1: Say hello"
+    assert emulator.last_request("/chat/completions").body["model"] == "gpt-4.1"
+    target = tmp_path / "work" / "chat.txt"
+    result = run_claude(claude, proxy, tmp_path, _write_prompt(target), "--allowedTools", "Write", env_extra=chat_only)
+    assert target.read_text() == "written via the proxy\n"
+    assert result["num_turns"] == 2
+    assert emulator.last_request("/chat/completions").header("x-initiator") == "agent"
