@@ -25,6 +25,7 @@ from copilot_hybrid.server.body import check_token_limits, parse_object, read_bo
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.native_messages import count_tokens as count_request_tokens
 from copilot_hybrid.server.native_messages import forward_messages
+from copilot_hybrid.server.routes_responses import messages_via_responses
 from copilot_hybrid.server.routing import explain_model_refusal, messages_route
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.streams import ANTHROPIC_PING, SSE_HEADERS, UpstreamStream, iter_sse_data
@@ -64,8 +65,6 @@ def register(app: FastAPI, rt: Runtime) -> None:
             return await forward_messages(rt, payload, route.model, beta)
         if route.endpoint == RESPONSES:  # a Responses-only model (GPT-5.x codex) for Claude Code
             await rt.approve(f"messages {payload['model']}")
-            from copilot_hybrid.server.routes_responses import messages_via_responses
-
             return await messages_via_responses(rt, request, payload, route.model)
         try:
             openai_payload = anthropic_to_openai({**payload, "model": route.model.id}, known_models=rt.models.by_id())

@@ -20,6 +20,7 @@ from copilot_hybrid.errors import UpstreamError, UpstreamUnavailable
 from copilot_hybrid.jsonutil import dumps
 from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import check_token_limits, parse_object, read_body, require
+from copilot_hybrid.server.routes_responses import chat_via_responses
 from copilot_hybrid.server.routing import endpoint_for, explain_model_refusal
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.streams import (
@@ -64,8 +65,6 @@ def register(app: FastAPI, rt: Runtime) -> None:
         note(resolved_model=model.id)
         if endpoint_for(model, "chat") == RESPONSES:  # a Responses-only model (GPT-5.x codex)
             await rt.approve(f"chat {model.id}")
-            from copilot_hybrid.server.routes_responses import chat_via_responses
-
             return await chat_via_responses(rt, request, payload, model)
         if model.id != payload["model"]:  # e.g. claude-sonnet-4-5 -> claude-sonnet-4.5
             payload = {**payload, "model": model.id}
