@@ -76,7 +76,7 @@ def served(emulator: Emulator, isolated_home: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
+def browser(tmp_path: Path) -> Iterator[Any]:
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip("Chromium is not installed: apt-get install -y chromium chromium-driver")
     from selenium import webdriver
@@ -92,11 +92,12 @@ def browser() -> Iterator[Any]:
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
+        "--disable-dev-shm-usage",
         "--window-size=1280,2200",
     ):
         options.add_argument(flag)
-    profile = ARTIFACTS.parent / "chromium-profile"
-    shutil.rmtree(profile, ignore_errors=True)
+    # A profile of its own: tox runs envs in parallel, and Chromium refuses a profile in use.
+    profile = tmp_path / "chromium-profile"
     options.add_argument(f"--user-data-dir={profile}")
     # An explicit driver path: selenium does not run Selenium Manager (which would download one).
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
@@ -104,7 +105,6 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def wait_for_text(driver: Any, css: str, expected: str) -> None:
