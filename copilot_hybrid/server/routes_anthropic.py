@@ -23,7 +23,7 @@ from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import check_token_limits, parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
 from copilot_hybrid.server.runtime import Runtime
-from copilot_hybrid.server.streams import SSE_HEADERS, iter_sse_data
+from copilot_hybrid.server.streams import SSE_HEADERS
 
 log = logging.getLogger("copilot_hybrid.server")
 
@@ -111,44 +111,34 @@ def _count_tokens(rt: Runtime, payload: dict[str, Any], beta: str | None) -> int
 
 
 async def anthropic_events(upstream: httpx.Response, model: str) -> AsyncIterator[bytes]:
-    """OpenAI chunks in, Anthropic events out. Whatever happens the client gets an
-    ending: finish() on a normal end (even without finish_reason or [DONE]), an
+    """OpenAI chunks in, Anthropic events out (the stream_translate feature, one
+    upstream read at a time). Whatever happens the client gets an ending:
+    finish() on a normal end (even without finish_reason or [DONE]), an
     Anthropic `error` event when upstream fails after the stream began."""
-    from copilot_hybrid.translate import AnthropicStreamTranslator, format_sse
+    from copilot_hybrid.stream_translate import StreamTranslation
 
-    translator = AnthropicStreamTranslator(model=model)
-    tail: list[Any] | None = None
+    translation = StreamTranslation(model)
+    tail = b""
     try:
-        async for data in iter_sse_data(upstream.aiter_bytes()):
-            if data == b"[DONE]":
-                break
-            if not data.strip():
-                continue
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                tail = translator.error("Copilot sent a malformed stream event")
-                break
-            if isinstance(chunk, dict) and chunk.get("error") is not None and not chunk.get("choices"):
-                tail = translator.error(_stream_error_message(chunk["error"]))
-                break
-            events = translator.feed(chunk)
+        async for read in upstream.aiter_bytes():
+            events = translation.feed(read)
             if events:
-                yield b"".join(format_sse(e) for e in events)
-        if tail is None:
-            tail = translator.finish()
+                yield events
+            if translation.ended:
+                break
+        tail = translation.finish()
     except httpx.HTTPError as exc:
         log.warning("Upstream stream broke off: %s: %s", type(exc).__name__, exc)
-        tail = translator.error(f"The upstream stream broke off ({type(exc).__name__})")
+        tail = translation.error(f"The upstream stream broke off ({type(exc).__name__})")
     except Exception as exc:  # noqa: BLE001 - the client still gets an ending; the log gets the cause
         log.error(
             "Stream translation failed: %s: %s", type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG)
         )
-        tail = translator.error("Stream translation failed (the proxy's log has the details)")
+        tail = translation.error("Stream translation failed (the proxy's log has the details)")
     finally:
         await upstream.aclose()
     if tail:
-        yield b"".join(format_sse(e) for e in tail)
+        yield tail
 
 
 def _events_of_completion(completion: dict[str, Any], model: str) -> bytes:
@@ -157,9 +147,3 @@ def _events_of_completion(completion: dict[str, Any], model: str) -> bytes:
     translator = AnthropicStreamTranslator(model=model)
     events = [*translator.feed(completion_as_chunk(completion)), *translator.finish()]
     return b"".join(format_sse(event) for event in events)
-
-
-def _stream_error_message(error: Any) -> str:
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    return error if isinstance(error, str) else json.dumps(error)

@@ -27,6 +27,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: Feature modes given to the test run (COPILOT_HYBRID_FEATURE_<NAME>=on pytest ...),
+#: read before the autouse fixture clears them, so every proxy runs with them.
+RUN_FEATURE_MODES = {k: v for k, v in os.environ.items() if k.startswith("COPILOT_HYBRID_FEATURE_")}
+
 #: The client key of the `proxy` fixture's keyed run.
 API_KEY = "e2e-client-key-0123456789abcdef"
 
@@ -59,6 +63,7 @@ class Proxy:
             "COPILOT_HYBRID_GITHUB_URL": emulator.github_url,
             "COPILOT_HYBRID_GITHUB_API_URL": emulator.github_api_url,
             "PYTHONUNBUFFERED": "1",
+            **RUN_FEATURE_MODES,
             **(env or {}),
         }
         for name in (
