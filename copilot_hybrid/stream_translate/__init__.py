@@ -213,6 +213,10 @@ class _NativeSide:
         self.consumed = 0
         self.fallback: _ReferenceSide | None = None
         self._state = OPEN
+        # Looked up once: attribute access on a cffi lib costs per call.
+        self._feed, self._finish, self._state_of = lib.ch_st_feed, lib.ch_st_finish, lib.ch_st_state
+        self._unsupported = int(lib.CH_E_UNSUPPORTED)
+        self._states = {int(lib.CH_ST_OPEN): OPEN, int(lib.CH_ST_DONE): DONE, int(lib.CH_ST_ENDED): ENDED}
         FALLBACKS["streams"] += 1
 
     @property
@@ -224,29 +228,28 @@ class _NativeSide:
         self.consumed += 1
         if self.fallback is not None:
             return self.fallback.step(read)
-        ffi, lib = self.native.ffi, self.native.lib
         if read is None:
-            size = lib.ch_st_finish(self.handle, self.buffer, self.cap)
+            size = self._finish(self.handle, self.buffer, self.cap)
         else:
-            size = lib.ch_st_feed(self.handle, read, len(read), self.buffer, self.cap)
-        if size == lib.CH_E_UNSUPPORTED:
+            size = self._feed(self.handle, read, len(read), self.buffer, self.cap)
+        if size == self._unsupported:
             FALLBACKS["fallbacks"] += 1
             self.fallback = _ReferenceSide(self.stream)
             for earlier in self.stream.steps[:index]:
                 self.fallback.step(earlier)
             return self.fallback.step(read)
+        ffi = self.native.ffi
         if size > self.cap:
             self.cap = int(size)
             self.buffer = ffi.new("uint8_t[]", self.cap)
-            size = lib.ch_st_feed(self.handle, ffi.NULL, 0, self.buffer, self.cap)
+            size = self._feed(self.handle, ffi.NULL, 0, self.buffer, self.cap)
         if size < 0:
             raise status_error(self.native, int(size), "ch_st_feed")
-        state = lib.ch_st_state(self.handle)
-        self._state = ENDED if state == lib.CH_ST_ENDED else DONE if state == lib.CH_ST_DONE else OPEN
-        return bytes(ffi.buffer(self.buffer, size)) if size else b""
+        self._state = self._states[self._state_of(self.handle)]
+        return ffi.buffer(self.buffer, size)[:] if size else b""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StreamSteps:
     """The output of steps [start, stop) of `stream`, from one side."""
 
@@ -258,7 +261,7 @@ class StreamSteps:
         return f"StreamSteps({self.stream.model!r}, {len(self.stream.steps)} steps, [{self.start}:{self.stop}])"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StreamOutput:
     """Each step's event bytes, and the state after the last one."""
 

@@ -60,6 +60,8 @@ pub const Translator = struct {
     ended: bool = false,
     // output not yet taken by the caller
     out: std.ArrayList(u8) = .empty,
+    // each event's parsed JSON; reset (capacity kept) after every event
+    arena: std.heap.ArenaAllocator,
     // the translator's state (AnthropicStreamTranslator's fields)
     started: bool = false,
     done: bool = false,
@@ -80,7 +82,7 @@ pub const Translator = struct {
     pub fn init(gpa: Allocator, model: []const u8) Error!*Translator {
         const self = try gpa.create(Translator);
         errdefer gpa.destroy(self);
-        self.* = .{ .gpa = gpa, .model = try gpa.dupe(u8, model) };
+        self.* = .{ .gpa = gpa, .model = try gpa.dupe(u8, model), .arena = std.heap.ArenaAllocator.init(gpa) };
         return self;
     }
 
@@ -90,6 +92,7 @@ pub const Translator = struct {
         self.line.deinit(gpa);
         self.data.deinit(gpa);
         self.out.deinit(gpa);
+        self.arena.deinit();
         for (self.records.items) |*r| r.deinit(gpa);
         self.records.deinit(gpa);
         self.tools.deinit(gpa);
@@ -170,9 +173,8 @@ pub const Translator = struct {
             return self.finishEvents();
         }
         if (std.mem.trim(u8, data, " \t\n\r\x0b\x0c").len == 0) return;
-        var arena_state = std.heap.ArenaAllocator.init(self.gpa);
-        defer arena_state.deinit();
-        const value = try parseStrict(arena_state.allocator(), data);
+        defer _ = self.arena.reset(.{ .retain_with_limit = 64 * 1024 });
+        const value = try parseStrict(self.arena.allocator(), data);
         if (value == .object) {
             const chunk = value.object;
             if (chunk.get("error")) |err| {
