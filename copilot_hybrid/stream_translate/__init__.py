@@ -201,23 +201,29 @@ class _NativeSide:
             raise NativeUnavailable(f"native stream_translate unavailable: {native.status}: {native.reason}")
         self.native: NativeLibrary = native  # keeps the library mapped while the handle lives
         ffi, lib = native.ffi, native.lib
+        self.stream = stream
+        self.consumed = 0
+        self.fallback: _ReferenceSide | None = None
+        self._state = OPEN
+        FALLBACKS["streams"] += 1
+        try:
+            model = stream.model.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate: the reference then writes ASCII escapes.
+            FALLBACKS["fallbacks"] += 1
+            self.fallback = _ReferenceSide(stream)
+            return
         out = ffi.new("ch_stream **")
-        model = stream.model.encode("utf-8", "surrogatepass")
         status = lib.ch_st_new(model, len(model), out)
         if status < 0:
             raise status_error(native, status, "ch_st_new")
         self.handle = ffi.gc(out[0], lib.ch_st_free)
         self.buffer = ffi.new("uint8_t[]", NATIVE_BUFFER)
         self.cap = NATIVE_BUFFER
-        self.stream = stream
-        self.consumed = 0
-        self.fallback: _ReferenceSide | None = None
-        self._state = OPEN
         # Looked up once: attribute access on a cffi lib costs per call.
         self._feed, self._finish, self._state_of = lib.ch_st_feed, lib.ch_st_finish, lib.ch_st_state
         self._unsupported = int(lib.CH_E_UNSUPPORTED)
         self._states = {int(lib.CH_ST_OPEN): OPEN, int(lib.CH_ST_DONE): DONE, int(lib.CH_ST_ENDED): ENDED}
-        FALLBACKS["streams"] += 1
 
     @property
     def state(self) -> str:

@@ -287,6 +287,9 @@ def all_cases(*, count: int, seed: int) -> Iterator[StreamCase]:
         yield "edge", label, "claude-sonnet-4", [data], stream_seed()
         yield "edge", f"{label} (chunked)", "claude-sonnet-4", chunked(data, rng), stream_seed()
         yield "edge", f"{label} (byte by byte)", "", [data[i : i + 1] for i in range(len(data))], stream_seed()
+    no_model = _events(json.dumps({"id": "c", "choices": [_text("a")]}), STOP)
+    for model in ("\ud800 lone surrogate", "modèle 模型", ""):
+        yield "edge", f"client model {model!r}, none upstream", model, [no_model], stream_seed()
     for i in range(count):
         data = _random_stream(rng)
         yield "generated", f"generated #{i}", rng.choice(("claude-sonnet-4", "")), chunked(data, rng), stream_seed()

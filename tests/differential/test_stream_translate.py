@@ -150,3 +150,11 @@ def test_error_after_the_message_ended_sends_nothing() -> None:
         b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"broke"}}'
     )
     assert translation.ended and translation.error("again") == b"" and translation.finish() == b""
+
+
+def test_a_client_model_with_a_lone_surrogate_is_the_references() -> None:
+    data = b'data: {"id":"c","choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n\n'
+    stream = st.UpstreamStream("m\ud800", [data, None])
+    native = FEATURE.native(st.StreamSteps(stream, 0, 2))
+    assert native == FEATURE.reference(st.StreamSteps(stream, 0, 2))
+    assert b'"model":"m\\ud800"' in native.events[0]
