@@ -18,11 +18,11 @@ from __future__ import annotations
 import sys
 from typing import Any, Final
 
-from copilot_hybrid import rate_limit, tokenizer
+from copilot_hybrid import rate_limit, stream_translate, tokenizer
 from copilot_hybrid.native import smoke
 from copilot_hybrid.rollout import Feature
 
-FEATURES: Final[tuple[Feature[Any, Any], ...]] = (rate_limit.FEATURE, tokenizer.FEATURE)
+FEATURES: Final[tuple[Feature[Any, Any], ...]] = (rate_limit.FEATURE, tokenizer.FEATURE, stream_translate.FEATURE)
 FEATURE_NAMES: Final = tuple(feature.name for feature in FEATURES)
 
 

@@ -120,6 +120,10 @@ def free_port() -> int:
 #: The client key of the e2e `proxy` fixture's keyed run.
 API_KEY = "e2e-client-key-0123456789abcdef"
 
+#: Feature modes given to the test run (`COPILOT_HYBRID_FEATURE_<NAME>=on pytest ...`),
+#: read at import, before the autouse fixture clears them, so every Proxy runs with them.
+RUN_FEATURE_MODES = {k: v for k, v in os.environ.items() if k.startswith("COPILOT_HYBRID_FEATURE_")}
+
 
 class Proxy:
     """A running `copilot-hybrid serve` subprocess pointed at `emulator`; with
@@ -152,6 +156,7 @@ class Proxy:
             "COPILOT_HYBRID_GITHUB_URL": emulator.github_url,
             "COPILOT_HYBRID_GITHUB_API_URL": emulator.github_api_url,
             "PYTHONUNBUFFERED": "1",
+            **RUN_FEATURE_MODES,
             **(env or {}),
         }
         for name in (

@@ -28,7 +28,7 @@ from copilot_hybrid.server.native_messages import forward_messages
 from copilot_hybrid.server.routes_responses import messages_via_responses
 from copilot_hybrid.server.routing import explain_model_refusal, messages_route
 from copilot_hybrid.server.runtime import Runtime
-from copilot_hybrid.server.streams import ANTHROPIC_PING, SSE_HEADERS, UpstreamStream, iter_sse_data
+from copilot_hybrid.server.streams import ANTHROPIC_PING, SSE_HEADERS, UpstreamStream
 
 log = logging.getLogger("copilot_hybrid.server")
 
@@ -140,54 +140,46 @@ def _count_tokens(rt: Runtime, payload: dict[str, Any], beta: str | None) -> int
 async def anthropic_events(
     upstream: httpx.Response, model: str, *, ping_interval: float, idle_timeout: float
 ) -> AsyncIterator[bytes]:
-    """OpenAI chunks in, Anthropic events out, and an `event: ping` after each
-    `ping_interval` of silence. Whatever happens the client gets an ending: finish()
-    on a normal end (even without finish_reason or [DONE]), an Anthropic `error` event
-    when upstream fails or goes silent for `idle_timeout` after the stream began."""
-    from copilot_hybrid.translate import AnthropicStreamTranslator, format_sse
+    """OpenAI chunks in, Anthropic events out (the stream_translate feature, one
+    upstream read at a time), and an `event: ping` after each `ping_interval` of
+    silence. Whatever happens the client gets an ending: finish() on a normal end
+    (even without finish_reason or [DONE]), an Anthropic `error` event when upstream
+    fails or goes silent for `idle_timeout` after the stream began."""
+    from copilot_hybrid.stream_translate import StreamTranslation
 
-    translator = AnthropicStreamTranslator(model=model)
-    tail: list[Any] | None = None
+    translation = StreamTranslation(model)
+    tail = b""
     try:
         async with UpstreamStream(upstream, ping_interval=ping_interval, idle_timeout=idle_timeout) as body:
-            async for data in iter_sse_data(body):
-                if data is None:
+            async for read in body:
+                if read is None:
                     yield ANTHROPIC_PING
                     continue
-                if data == b"[DONE]":
-                    break
-                if not data.strip():
-                    continue
-                try:
-                    chunk = json.loads(data)
-                except ValueError:
-                    tail = translator.error("Copilot sent a malformed stream event")
-                    break
-                if isinstance(chunk, dict) and chunk.get("error") is not None and not chunk.get("choices"):
-                    tail = translator.error(_stream_error_message(chunk["error"]))
-                    break
-                events = translator.feed(chunk)
+                events = translation.feed(read)
                 if events:
-                    yield b"".join(format_sse(e) for e in events)
+                    yield events
+                if translation.ended:  # [DONE], or an error or malformed event
+                    break
             # The client gets its ending first; then leaving the block drains the rest of
             # upstream's body (after [DONE]), so that its connection is reused.
-            yield b"".join(format_sse(e) for e in (translator.finish() if tail is None else tail))
-            tail = []
+            ending = translation.finish()
+            if ending:
+                yield ending
     except UpstreamUnavailable as exc:
         log.warning("Upstream stream stalled: %s", exc)
-        tail = translator.error(str(exc))
+        tail = translation.error(str(exc))
     except httpx.HTTPError as exc:
         log.warning("Upstream stream broke off: %s: %s", type(exc).__name__, exc)
-        tail = translator.error(f"The upstream stream broke off ({type(exc).__name__})")
+        tail = translation.error(f"The upstream stream broke off ({type(exc).__name__})")
     except Exception as exc:  # noqa: BLE001 - the client still gets an ending; the log gets the cause
         log.error(
             "Stream translation failed: %s: %s", type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG)
         )
-        tail = translator.error("Stream translation failed (the proxy's log has the details)")
+        tail = translation.error("Stream translation failed (the proxy's log has the details)")
     finally:
         await upstream.aclose()
     if tail:
-        yield b"".join(format_sse(e) for e in tail)
+        yield tail
 
 
 def _events_of_completion(completion: dict[str, Any], model: str) -> bytes:
@@ -196,9 +188,3 @@ def _events_of_completion(completion: dict[str, Any], model: str) -> bytes:
     translator = AnthropicStreamTranslator(model=model)
     events = [*translator.feed(completion_as_chunk(completion)), *translator.finish()]
     return b"".join(format_sse(event) for event in events)
-
-
-def _stream_error_message(error: Any) -> str:
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    return error if isinstance(error, str) else json.dumps(error)

@@ -11,40 +11,23 @@ import httpx
 
 from copilot_hybrid.errors import UpstreamUnavailable
 from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.stream_translate import SseFramer
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 async def iter_sse_data(chunks: AsyncIterable[bytes | None]) -> AsyncIterator[bytes | None]:
-    """The `data` of each upstream event (multi-line data joined with \\n); comments,
-    `event:`, `id:` and `retry:` lines are skipped. A None chunk (UpstreamStream's
-    time-for-a-ping) is passed on as None."""
-    buffer = b""
-    data: list[bytes] = []
+    """The `data` of each upstream event (stream_translate.SseFramer frames them). A
+    None chunk (UpstreamStream's time-for-a-ping) is passed on as None."""
+    framer = SseFramer()
     async for chunk in chunks:
         if chunk is None:
             yield None
             continue
-        buffer += chunk
-        if b"\n" not in chunk:
-            continue
-        lines = buffer.split(b"\n")
-        buffer = lines.pop()
-        for line in lines:
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line:
-                if data:
-                    yield b"\n".join(data)
-                    data = []
-            elif line.startswith(b"data:"):
-                value = line[5:]
-                data.append(value[1:] if value.startswith(b" ") else value)
-    if buffer.startswith(b"data:"):
-        value = buffer[5:].rstrip(b"\r")
-        data.append(value[1:] if value.startswith(b" ") else value)
-    if data:
-        yield b"\n".join(data)
+        for data in framer.feed(chunk):
+            yield data
+    for data in framer.end():
+        yield data
 
 
 def event_boundary(buffer: bytes) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +49,13 @@ def _nonempty_str(value: Any) -> str | None:
 class AnthropicStreamTranslator:
     """Per-request state machine; feed it parsed chunks, then call finish()."""
 
-    def __init__(self, *, model: str | None = None) -> None:
+    def __init__(self, *, model: str | None = None, new_hex: Callable[[], str] | None = None) -> None:
+        """`new_hex` makes the 32 hex digits of each generated id (message and
+        tool-call ids upstream did not send); uuid4 by default. The
+        stream_translate feature passes a per-stream source so that a replay
+        of the same stream generates the same ids."""
         self._model = model
+        self._new_hex = new_hex or (lambda: uuid.uuid4().hex)
         self._started = False
         self._done = False  # message_stop or error sent
         self._next_index = 0
@@ -125,7 +131,7 @@ class AnthropicStreamTranslator:
         if self._started:
             return
         self._started = True
-        message_id = _nonempty_str(chunk.get("id")) or f"msg_{uuid.uuid4().hex}"
+        message_id = _nonempty_str(chunk.get("id")) or f"msg_{self._new_hex()}"
         model = _nonempty_str(chunk.get("model")) or self._model or "unknown"
         usage = anthropic_usage(chunk.get("usage"))
         events.append(
@@ -245,7 +251,7 @@ class AnthropicStreamTranslator:
 
     def _start_tool(self, record: _ToolCall, events: list[dict[str, Any]]) -> None:
         if not record.id:
-            record.id = f"toolu_{uuid.uuid4().hex[:24]}"
+            record.id = f"toolu_{self._new_hex()[:24]}"
         record.block = self._open(
             "tool_use",
             {"type": "tool_use", "id": record.id, "name": record.name, "input": {}},

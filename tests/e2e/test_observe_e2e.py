@@ -195,7 +195,11 @@ def test_no_metrics_turns_recording_off(emulator: Emulator, tmp_path: Path) -> N
         assert httpx.get(proxy.url + "/dashboard").status_code == 200
         assert httpx.get(proxy.url + "/dashboard/api/traffic").json() == {"recording": False}
         assert httpx.get(proxy.url + "/dashboard/api/status").json()["recording"] is False
-        assert set(httpx.get(proxy.url + "/dashboard/api/native").json()["features"]) == {"rate_limit", "tokenizer"}
+        assert set(httpx.get(proxy.url + "/dashboard/api/native").json()["features"]) == {
+            "rate_limit",
+            "stream_translate",
+            "tokenizer",
+        }
     finally:
         proxy.stop()
     assert not (home / "history.sqlite3").exists()

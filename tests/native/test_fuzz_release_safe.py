@@ -92,3 +92,65 @@ def test_random_and_malformed_input_never_aborts(release_safe_library: Path, see
     )
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr[-3000:]}"
     assert done.stdout.strip() == "fuzzed"
+
+
+STREAM_FUZZ = textwrap.dedent(
+    """
+    import random, sys
+    from copilot_hybrid import stream_translate as st
+    from copilot_hybrid.native.loader import load
+    from copilot_hybrid.rollout.verify import check_one
+    from copilot_hybrid.stream_translate import _cases
+
+    native = load()
+    assert native.ok, native.reason
+    ffi, lib = native.ffi, native.lib
+    rng = random.Random(int(sys.argv[1]))
+    for kind, label, model, reads, seed in _cases.all_cases(count=int(sys.argv[2]), seed=int(sys.argv[1])):
+        if kind == "recorded" and rng.random() < 0.9:
+            continue
+        data = bytearray(b"".join(reads))
+        for _ in range(rng.choice((0, 0, 1, 5))):  # damaged streams: any byte anywhere
+            if data:
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        data = bytes(data[: rng.randrange(len(data) + 1)] if rng.random() < 0.2 else data)
+        handle = ffi.new("ch_stream **")
+        assert lib.ch_st_new(model.encode(), len(model.encode()), handle) == 0
+        s = handle[0]
+        pos = 0
+        while True:
+            step = data[pos : pos + rng.randint(1, 300)]
+            pos += len(step)
+            cap = rng.choice((0, 1, 7, 64, 4096))
+            out = ffi.new("uint8_t[]", max(cap, 1))
+            size = lib.ch_st_feed(s, step, len(step), out, cap) if step else lib.ch_st_finish(s, out, cap)
+            while size > cap:  # the pending output is taken with a larger buffer
+                cap = size
+                out = ffi.new("uint8_t[]", cap)
+                size = lib.ch_st_feed(s, ffi.NULL, 0, out, cap)
+            assert size >= 0 or size in (lib.CH_E_UNSUPPORTED, lib.CH_E_OUT_OF_MEMORY), (label, size)
+            assert lib.ch_st_state(s) in (lib.CH_ST_OPEN, lib.CH_ST_DONE, lib.CH_ST_ENDED)
+            if not step:
+                break
+        lib.ch_st_free(s)
+        stream = st.UpstreamStream(model, [data, None], seed=seed)
+        same, reference, translated, _, _ = check_one(st.FEATURE, st.StreamSteps(stream, 0, 2))
+        assert same, (label, reference, translated)
+    print("fuzzed")
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_and_damaged_streams_never_abort_the_stream_translator(release_safe_library: Path, seed: int) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", STREAM_FUZZ, str(seed), "1500"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COPILOT_HYBRID_NATIVE_LIB": str(release_safe_library), "COPILOT_HYBRID_NATIVE": "1"},
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr[-3000:]}"
+    assert done.stdout.strip() == "fuzzed"

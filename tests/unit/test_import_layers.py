@@ -66,6 +66,11 @@ def test_no_import_cycle_between_packages() -> None:
 def test_rollout_and_native_import_no_feature() -> None:
     """The seam: rollout wraps features without importing them; native knows none."""
     edges = package_graph()
-    features = {"copilot_hybrid.tokenizer", "copilot_hybrid.rate_limit", "copilot_hybrid.features"}
+    features = {
+        "copilot_hybrid.tokenizer",
+        "copilot_hybrid.rate_limit",
+        "copilot_hybrid.stream_translate",
+        "copilot_hybrid.features",
+    }
     assert not edges["copilot_hybrid.rollout"] & features
     assert not edges["copilot_hybrid.native"] & (features | {"copilot_hybrid.rollout"})

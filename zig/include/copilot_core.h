@@ -32,6 +32,8 @@
 #define CH_E_BUFFER_TOO_SMALL -3
 #define CH_E_INVALID_DATA -4
 #define CH_E_TOO_LARGE -5
+/* Input the native side does not reproduce exactly (stream_translate). */
+#define CH_E_UNSUPPORTED -6
 
 /* ---- handshake --------------------------------------------------------- */
 
@@ -105,5 +107,33 @@ int64_t ch_tok_decode(const ch_tokenizer *tok, const uint32_t *tokens, size_t n,
  */
 int64_t ch_tok_split(uint32_t kind, const uint8_t *text, size_t len,
                      uint32_t *out_ends, size_t cap);
+
+/* ---- stream_translate ------------------------------------------------- */
+/*
+ * OpenAI chat-completion SSE bytes (as read from upstream, any split) in,
+ * Anthropic Messages SSE event bytes out: the bytes the Python reference
+ * sends. ch_st_feed and ch_st_finish return the size of the output that is
+ * pending; when it fits in cap it is copied to out and taken, otherwise
+ * nothing is written and it stays pending: call ch_st_feed(s, NULL, 0, out,
+ * size) to take it. CH_E_UNSUPPORTED: the input is outside the native
+ * side's scope (the caller replays the stream through the reference); after
+ * any error the handle only returns CH_E_UNSUPPORTED.
+ */
+#define CH_ST_OPEN 0
+#define CH_ST_DONE 1
+#define CH_ST_ENDED 2
+
+typedef struct ch_stream ch_stream;
+
+/* A translator for one stream; model is the client's model (fallback name). */
+int32_t ch_st_new(const uint8_t *model, size_t model_len, ch_stream **out);
+/* Frees a handle from ch_st_new; NULL is ignored. */
+void ch_st_free(ch_stream *s);
+/* CH_ST_OPEN, CH_ST_DONE (message complete, upstream still read) or CH_ST_ENDED. */
+int32_t ch_st_state(ch_stream *s);
+/* One upstream read. */
+int64_t ch_st_feed(ch_stream *s, const uint8_t *data, size_t len, uint8_t *out, size_t cap);
+/* Upstream ended (EOF). */
+int64_t ch_st_finish(ch_stream *s, uint8_t *out, size_t cap);
 
 #endif

@@ -16,6 +16,7 @@ pub const Status = enum(i32) {
     buffer_too_small = -3,
     invalid_data = -4,
     too_large = -5,
+    unsupported = -6,
 };
 
 threadlocal var last_error: [*:0]const u8 = "";
@@ -168,6 +169,81 @@ pub export fn ch_tok_split(kind: u32, text: ?[*]const u8, len: usize, out_ends: 
     return @intCast(n);
 }
 
+// ---- stream_translate -----------------------------------------------------
+
+const stream_translate = @import("stream_translate.zig");
+
+/// What C sees as `ch_stream`: a `stream_translate.Translator`.
+pub const StHandle = opaque {};
+
+const StBox = struct {
+    t: *stream_translate.Translator,
+    failed: bool = false,
+};
+
+fn stSelf(h: ?*StHandle) ?*StBox {
+    return @ptrCast(@alignCast(h orelse return null));
+}
+
+pub export fn ch_st_new(model: ?[*]const u8, model_len: usize, out: ?*?*StHandle) i32 {
+    const out_ptr = out orelse return fail(.invalid_argument, "out is null");
+    out_ptr.* = null;
+    const name = tokBytes(model, model_len) orelse return fail(.invalid_argument, "model is null");
+    const box = tok_gpa.create(StBox) catch return fail(.out_of_memory, "out of memory");
+    const t = stream_translate.Translator.init(tok_gpa, name) catch {
+        tok_gpa.destroy(box);
+        return fail(.out_of_memory, "out of memory");
+    };
+    box.* = .{ .t = t };
+    out_ptr.* = @ptrCast(box);
+    return 0;
+}
+
+pub export fn ch_st_free(h: ?*StHandle) void {
+    const box = stSelf(h) orelse return;
+    box.t.deinit();
+    tok_gpa.destroy(box);
+}
+
+pub export fn ch_st_state(h: ?*StHandle) i32 {
+    const box = stSelf(h) orelse return fail(.invalid_argument, "stream is null");
+    return @intFromEnum(box.t.state());
+}
+
+/// Runs `step` once (unless the handle failed before), then hands out the
+/// pending output: copied when it fits in cap, else kept for a retry.
+fn stStep(box: *StBox, step: anytype, args: anytype, out: ?[*]u8, cap: usize) i64 {
+    if (box.failed) return fail(.unsupported, "this stream failed earlier; replay it through the reference");
+    @call(.auto, step, args) catch |err| {
+        box.failed = true;
+        return switch (err) {
+            error.OutOfMemory => fail(.out_of_memory, "out of memory"),
+            error.Unsupported => fail(.unsupported, "input outside the native translator's scope"),
+        };
+    };
+    const pending = box.t.out.items;
+    if (pending.len > std.math.maxInt(i64)) return fail(.too_large, "output does not fit in int64");
+    if (pending.len <= cap and pending.len > 0) {
+        const buf = (out orelse return fail(.invalid_argument, "out is null"))[0..cap];
+        @memcpy(buf[0..pending.len], pending);
+        const n = pending.len;
+        box.t.out.clearRetainingCapacity();
+        return @intCast(n);
+    }
+    return @intCast(pending.len);
+}
+
+pub export fn ch_st_feed(h: ?*StHandle, data: ?[*]const u8, len: usize, out: ?[*]u8, cap: usize) i64 {
+    const box = stSelf(h) orelse return fail(.invalid_argument, "stream is null");
+    const bytes = tokBytes(data, len) orelse return fail(.invalid_argument, "data is null");
+    return stStep(box, stream_translate.Translator.feed, .{ box.t, bytes }, out, cap);
+}
+
+pub export fn ch_st_finish(h: ?*StHandle, out: ?[*]u8, cap: usize) i64 {
+    const box = stSelf(h) orelse return fail(.invalid_argument, "stream is null");
+    return stStep(box, stream_translate.Translator.finish, .{box.t}, out, cap);
+}
+
 // ---- header drift check -------------------------------------------------
 // Compiled only in tests (needs libc headers for stdint.h): every ch_*
 // function of the header must be exported here with the same C shape,
@@ -182,6 +258,7 @@ test "header and exports agree" {
     try expectConstants(c, "CH_E_", Status);
     try expectConstants(c, "CH_RATE_LIMIT_", rate_limit.Action);
     try expectConstants(c, "CH_TOK_", pretokenize.Encoding);
+    try expectConstants(c, "CH_ST_", stream_translate.State);
     comptime var header_count = 0;
     inline for (@typeInfo(c).@"struct".decls) |decl| {
         if (comptime std.mem.startsWith(u8, decl.name, "ch_") and
@@ -267,4 +344,5 @@ test {
     std.testing.refAllDecls(rate_limit);
     std.testing.refAllDecls(vocab);
     std.testing.refAllDecls(bpe);
+    std.testing.refAllDecls(stream_translate);
 }
