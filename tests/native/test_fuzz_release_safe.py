@@ -133,7 +133,7 @@ STREAM_FUZZ = textwrap.dedent(
             if not step:
                 break
         lib.ch_st_free(s)
-        stream = st.UpstreamStream(model, [data, None], seed=seed)
+        stream = st.RecordedStream(model, [data, None], seed=seed)
         same, reference, translated, _, _ = check_one(st.FEATURE, st.StreamSteps(stream, 0, 2))
         assert same, (label, reference, translated)
     print("fuzzed")
