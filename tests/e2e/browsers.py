@@ -156,7 +156,8 @@ def firefox(workdir: Path) -> Iterator[Page]:
         bin=binary,
         port=0,
         headless=True,
-        app_args=[f"--window-size={WIDE[0]},{WIDE[1]}"],
+        # -no-remote: a Firefox that tox started in another env must not take this one's URLs.
+        app_args=["-no-remote", f"--window-size={WIDE[0]},{WIDE[1]}"],
         gecko_log=str(workdir / "gecko.log"),
         startup_timeout=120,
     )

@@ -130,6 +130,7 @@ def test_dashboard_shows_the_requests_and_the_rollout_modes(served: Served, brow
         assert browser.texts(row + " .reason") == [decision.reason]
         assert browser.texts(row + " .circuit") == ["closed"]
     assert browser.texts("#native-status") == [load().status]
+    assert browser.texts("#problems") == [""]  # hidden: no API call failed in this browser
 
     # Filters: only the 4xx row is left.
     browser.choose("#filter-status", "4xx")
