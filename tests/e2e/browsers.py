@@ -151,13 +151,15 @@ def firefox(workdir: Path) -> Iterator[Page]:
     from marionette_driver.marionette import Marionette
 
     # port=0: a free port of its own (tox runs envs in parallel). mozrunner makes a fresh
-    # profile with Mozilla's test prefs, which keep Firefox off the network.
+    # profile with Mozilla's test prefs, which keep Firefox off the network; in `workdir`
+    # (pytest's tmp), since mozrunner leaves it behind.
     client = Marionette(
         bin=binary,
         port=0,
         headless=True,
         # -no-remote: a Firefox that tox started in another env must not take this one's URLs.
         app_args=["-no-remote", f"--window-size={WIDE[0]},{WIDE[1]}"],
+        workspace=str(workdir),
         gecko_log=str(workdir / "gecko.log"),
         startup_timeout=120,
     )
