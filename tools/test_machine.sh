@@ -1,7 +1,8 @@
 # Source it (`. tools/test_machine.sh`) before the test command to run the whole
 # matrix as CI does: it shows tox every Python 3.11-3.13 that pyenv holds, fails
-# when one is missing, and installs Debian's Chromium for the dashboard's
-# browser tests (without it they skip and say why; apt-get needs root).
+# when one is missing, and installs Debian's Chromium and Firefox ESR for the
+# dashboard's browser tests (without one, its tests skip and say why; apt-get
+# needs root).
 
 # pyenv installs several Pythons but shows one: let tox find 3.11-3.13.
 if command -v pyenv >/dev/null 2>&1; then
@@ -14,9 +15,13 @@ for python in python3.11 python3.12 python3.13; do
     "$python" -c "" >/dev/null 2>&1 || missing="$missing $python"
 done
 
-if command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } \
-        || echo "warning: could not install chromium; the dashboard browser tests will skip" >&2
+browsers=""
+command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || browsers=" chromium chromium-driver"
+command -v firefox-esr >/dev/null 2>&1 || browsers="$browsers firefox-esr"
+if command -v apt-get >/dev/null 2>&1 && [ -n "$browsers" ]; then
+    # shellcheck disable=SC2086  # one word per package
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends $browsers >/dev/null; } \
+        || echo "warning: could not install$browsers; the dashboard browser tests will skip there" >&2
 fi
 
 if [ -n "$missing" ]; then
