@@ -81,6 +81,7 @@ def proxy_command(
     from copilot_hybrid.bench.report import format_report
     from copilot_hybrid.bench.runner import BenchOptions, run
     from copilot_hybrid.bench.scenarios import all_scenarios
+    from copilot_hybrid.cli.stopping import sigterm_stops_like_ctrl_c
     from copilot_hybrid.errors import BenchError
 
     scenario_keys = [s.key for s in all_scenarios()]
@@ -97,11 +98,16 @@ def proxy_command(
         scenarios=tuple(scenario or ()),
         configurations=tuple(configuration or ()),
     )
-    try:
-        report = run(options, progress=lambda line: typer.echo(line, err=True))
-    except BenchError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    # SIGTERM unwinds like Ctrl-C, so the proxy and upstream processes are stopped too.
+    with sigterm_stops_like_ctrl_c():
+        try:
+            report = run(options, progress=lambda line: typer.echo(line, err=True))
+        except BenchError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
     typer.echo(json.dumps(report, indent=2) if json_output else format_report(report))
     if report["failures"]:
         raise typer.Exit(1)
