@@ -13,6 +13,7 @@
     ├── RateLimited                    the --rate-limit limiter rejected the request (.retry_after_seconds)
     ├── TranslationError (ValueError)  a client request that cannot become a valid upstream one (.param)
     ├── VocabularyError (ValueError)   a vocabulary file is missing, unreadable or not the official one
+    ├── BenchError                     `bench proxy` could not run: an end did not start or failed
     └── NativeError                    the native core
         ├── NativeUnavailable          the library, or a symbol a feature needs, is not loaded
         ├── NativeCallError            a native call returned a CH_E_* status (.code)
@@ -234,6 +235,10 @@ class TranslationError(CopilotHybridError, ValueError):
 
 class VocabularyError(CopilotHybridError, ValueError):
     """A vocab file is missing, unreadable or not the official one."""
+
+
+class BenchError(CopilotHybridError):
+    """`bench proxy` could not run: the fake upstream, a proxy or the load generator did not start or failed."""
 
 
 class NativeError(CopilotHybridError):

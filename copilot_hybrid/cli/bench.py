@@ -1,4 +1,5 @@
-"""`copilot-hybrid bench tokenizer`: native throughput against tiktoken and peers."""
+"""`copilot-hybrid bench tokenizer`: native throughput against tiktoken and peers;
+`copilot-hybrid bench proxy`: the proxy's overhead against a fast fake upstream (copilot_hybrid/bench)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-bench_app = typer.Typer(help="Benchmarks of the native core against its references and peers.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: the native core against its references and peers; the proxy's overhead.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +48,68 @@ def tokenizer_command(
     else:
         typer.echo(format_report(report))
     if not all(report["targets"].values()):
+        raise typer.Exit(1)
+
+
+@bench_app.command("proxy")
+def proxy_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    requests: Annotated[
+        int | None,
+        typer.Option(
+            "--requests", "-n", min=1, help="Sequential requests (latency), and as many for throughput. [default: 500]"
+        ),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Connections for throughput.")] = 16,
+    repeat: Annotated[
+        int | None, typer.Option("--repeat", min=1, help="Interleaved repetitions (medians). [default: 2]")
+    ] = None,
+    scenario: Annotated[
+        Optional[list[str]],  # noqa: UP045 - typer needs Optional at runtime on 3.11
+        typer.Option("--scenario", "-s", help="Only these scenarios (repeatable; default all)."),
+    ] = None,
+    configuration: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--config", help="Only these configurations (repeatable; the upstream row always runs)."),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A smoke run: 40 requests, one repetition, unless given.")
+    ] = False,
+) -> None:
+    """Added latency, throughput and CPU per request of the proxy, every lever on and off, in one run."""
+    from copilot_hybrid.bench.configurations import CONFIGURATION_KEYS
+    from copilot_hybrid.bench.report import format_report
+    from copilot_hybrid.bench.runner import BenchOptions, run
+    from copilot_hybrid.bench.scenarios import all_scenarios
+    from copilot_hybrid.cli.stopping import sigterm_stops_like_ctrl_c
+    from copilot_hybrid.errors import BenchError
+
+    scenario_keys = [s.key for s in all_scenarios()]
+    for given, known, what in ((scenario, scenario_keys, "scenario"), (configuration, CONFIGURATION_KEYS, "config")):
+        unknown = [name for name in given or () if name not in known]
+        if unknown:
+            typer.echo(f"error: unknown {what} {', '.join(unknown)}; known: {', '.join(known)}", err=True)
+            raise typer.Exit(2)
+    options = BenchOptions(
+        requests=requests or (40 if quick else 500),
+        concurrency=concurrency,
+        repeat=repeat or (1 if quick else 2),
+        warmup=5 if quick else 30,
+        scenarios=tuple(scenario or ()),
+        configurations=tuple(configuration or ()),
+    )
+    # SIGTERM unwinds like Ctrl-C, so the proxy and upstream processes are stopped too.
+    with sigterm_stops_like_ctrl_c():
+        try:
+            report = run(options, progress=lambda line: typer.echo(line, err=True))
+        except BenchError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+    typer.echo(json.dumps(report, indent=2) if json_output else format_report(report))
+    if report["failures"]:
         raise typer.Exit(1)
 
 
