@@ -9,12 +9,11 @@ nothing after that.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.jsonutil import dumps, loads
 
 from .anthropic_response import (
     anthropic_error,
@@ -276,7 +275,7 @@ class AnthropicStreamTranslator:
             text = "".join(tool.arguments)
             if text.strip():
                 try:
-                    json.loads(text)
+                    loads(text)
                 except ValueError:
                     return "max_tokens"
         return "tool_use"
