@@ -65,6 +65,10 @@ GITHUB_API_URL_ENV: Final = "COPILOT_HYBRID_GITHUB_API_URL"
 COPILOT_API_URL_ENV: Final = "COPILOT_HYBRID_COPILOT_API_URL"
 GITHUB_TOKEN_ENV: Final = "GH_TOKEN"  # noqa: S105 - a variable name, not a secret
 API_KEYS_ENV: Final = "COPILOT_HYBRID_API_KEYS"
+#: `serve --upstream-transport`: the upstream client's transport (copilot/transport.py).
+UPSTREAM_TRANSPORT_ENV: Final = "COPILOT_HYBRID_UPSTREAM_TRANSPORT"
+#: `orjson` or `stdlib`: the JSON library jsonutil uses (stdlib: for the bench's comparison).
+JSON_ENV: Final = "COPILOT_HYBRID_JSON"
 
 # ---- defaults shared by the CLI and the server ------------------------------------
 
@@ -87,6 +91,10 @@ DEFAULT_MAX_CONNECTIONS: Final = 512
 #: Seconds to Copilot's response headers; under the SDKs' and Claude Code's own
 #: 600 s, so the client gets a clean 504 rather than its own timeout.
 DEFAULT_UPSTREAM_TIMEOUT: Final = 300.0
+#: aiohttp's pool under httpx's API (httpx-aiohttp), or httpx's own httpcore; the first
+#: is the default because it costs the proxy about half the CPU per request.
+UPSTREAM_TRANSPORTS: Final = ("aiohttp", "httpx")
+DEFAULT_UPSTREAM_TRANSPORT: Final = "aiohttp"
 #: Seconds a started stream may go without a byte from Copilot.
 DEFAULT_STREAM_IDLE_TIMEOUT: Final = 120.0
 #: Seconds of silence on a stream before a keep-alive ping.
@@ -113,6 +121,12 @@ def kill_switch_on() -> bool:
     """COPILOT_HYBRID_NATIVE=0 (or false/no/off): no native code runs."""
     value = env(KILL_SWITCH_ENV)
     return value is not None and value.lower() in _FALSE_WORDS
+
+
+def json_library() -> str:
+    """COPILOT_HYBRID_JSON: `stdlib` switches jsonutil to the json module; anything else is orjson."""
+    value = env(JSON_ENV)
+    return "stdlib" if value is not None and value.lower() == "stdlib" else "orjson"
 
 
 def feature_env_name(feature: str) -> str:

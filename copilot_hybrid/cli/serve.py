@@ -167,6 +167,15 @@ def serve_command(
         float,
         typer.Option("--upstream-timeout", min=0.01, help="Seconds to wait for Copilot's response headers (then 504)."),
     ] = config.DEFAULT_UPSTREAM_TIMEOUT,
+    upstream_transport: Annotated[
+        str,
+        typer.Option(
+            "--upstream-transport",
+            envvar=config.UPSTREAM_TRANSPORT_ENV,
+            show_envvar=True,
+            help="aiohttp (aiohttp's pool under httpx, the fastest) or httpx (httpcore); --proxy-env uses httpx.",
+        ),
+    ] = config.DEFAULT_UPSTREAM_TRANSPORT,
     stream_idle_timeout: Annotated[
         float,
         typer.Option(
@@ -221,6 +230,12 @@ def serve_command(
 
     if log_format not in LOG_FORMATS:
         raise typer.BadParameter(f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}", param_hint="--log-format")
+    upstream_transport = upstream_transport.strip().lower()
+    if upstream_transport not in config.UPSTREAM_TRANSPORTS:
+        raise typer.BadParameter(
+            f"{upstream_transport!r} is not one of {', '.join(config.UPSTREAM_TRANSPORTS)}",
+            param_hint="--upstream-transport",
+        )
     try:
         aliases, native = _model_settings(model_alias or [], native_messages)
     except ConfigError as exc:
@@ -252,6 +267,7 @@ def serve_command(
         keep_alive_timeout=keep_alive_timeout,
         max_connections=max_connections,
         upstream_timeout=upstream_timeout,
+        upstream_transport=upstream_transport,
         stream_idle_timeout=stream_idle_timeout,
         ping_interval=ping_interval,
         model_aliases=aliases,

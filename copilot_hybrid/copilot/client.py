@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from copilot_hybrid.config import DEFAULT_UPSTREAM_TIMEOUT
+from copilot_hybrid.config import DEFAULT_UPSTREAM_TIMEOUT, DEFAULT_UPSTREAM_TRANSPORT, UPSTREAM_TRANSPORTS
 from copilot_hybrid.copilot.headers import copilot_headers, models_headers
 from copilot_hybrid.copilot.token import CopilotToken, CopilotTokenManager
 from copilot_hybrid.errors import UpstreamError, UpstreamUnavailable
@@ -37,7 +37,12 @@ def copilot_base_for_account(account_type: str) -> str:
     return f"https://api.{kind}.githubcopilot.com"
 
 
-def make_http_client(*, proxy_env: bool = False, read_timeout: float = DEFAULT_UPSTREAM_TIMEOUT) -> httpx.AsyncClient:
+def make_http_client(
+    *,
+    proxy_env: bool = False,
+    read_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+    transport: str = DEFAULT_UPSTREAM_TRANSPORT,
+) -> httpx.AsyncClient:
     """The process's one upstream client.
 
     `trust_env` is what --proxy-env switches: httpx then honours HTTPS_PROXY /
@@ -45,13 +50,38 @@ def make_http_client(*, proxy_env: bool = False, read_timeout: float = DEFAULT_U
     it no proxy variable is read, as copilot-api does. `read_timeout` bounds each
     read of a body (a non-streamed answer comes in one piece at the end); streams
     have their own idle timeout (server/streams.py).
+
+    `transport` is --upstream-transport: `aiohttp` (the default, the fastest:
+    copilot/transport.py has the figures) or `httpx` (httpcore). With --proxy-env
+    the httpx transport is used whatever was asked: httpx reads the proxy
+    variables and would send proxied hosts through its own pool beside
+    aiohttp's, so one transport with httpx's proxy rules is the simpler truth.
+    The write timeout is httpcore's only (aiohttp has none per request).
     """
+    if transport not in UPSTREAM_TRANSPORTS:
+        raise ValueError(f"unknown upstream transport {transport!r}")
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=60.0)
+    chosen: httpx.AsyncBaseTransport | None = None
+    if transport == "aiohttp" and proxy_env:
+        log.info("--proxy-env: using the httpx upstream transport (httpx's proxy rules; aiohttp would skip them)")
+    elif transport == "aiohttp":
+        from copilot_hybrid.copilot.transport import UpstreamAiohttpTransport
+
+        chosen = UpstreamAiohttpTransport(limits=limits)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=15.0, read=read_timeout, write=60.0, pool=30.0),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=60.0),
+        limits=limits,
         trust_env=proxy_env,
         follow_redirects=False,
+        transport=chosen,
     )
+
+
+def transport_name(client: httpx.AsyncClient) -> str:
+    """Which upstream transport `client` runs on (for logs and tests)."""
+    from copilot_hybrid.copilot.transport import UpstreamAiohttpTransport
+
+    return "aiohttp" if isinstance(client._transport, UpstreamAiohttpTransport) else "httpx"
 
 
 class CopilotClient:

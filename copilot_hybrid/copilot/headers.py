@@ -10,10 +10,11 @@ Also the per-request decisions (vision, initiator, compaction).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from typing import Any, Final
+
+from copilot_hybrid.jsonutil import loads
 
 COPILOT_CHAT_VERSION = "0.26.7"
 EDITOR_PLUGIN_VERSION = f"copilot-chat/{COPILOT_CHAT_VERSION}"
@@ -179,7 +180,7 @@ def claude_code_session(payload: Mapping[str, Any]) -> str | None:
         return None
     if user_id.startswith("{"):
         try:
-            data = json.loads(user_id)
+            data = loads(user_id)
         except ValueError:
             return None
         if isinstance(data, dict) and (data.get("device_id") or data.get("account_uuid")):

@@ -34,6 +34,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 
 from copilot_hybrid.errors import ApiError
+from copilot_hybrid.jsonutil import loads
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -95,7 +96,7 @@ def parse_object(body: bytes) -> dict[str, Any]:
         raise ApiError(400, "Request body is empty; expected a JSON object")
     _check_value_count(body)
     try:
-        data = json.loads(body, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant)
+        data = loads(body, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant)
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"Request body is not valid UTF-8 (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:

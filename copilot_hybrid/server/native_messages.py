@@ -15,7 +15,6 @@ counts who answered.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -27,7 +26,7 @@ from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import messages_headers
 from copilot_hybrid.copilot.registry import MESSAGES, ModelInfo
 from copilot_hybrid.errors import ApiError, CopilotHybridError, UpstreamError, UpstreamUnavailable
-from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.jsonutil import dumps, loads
 from copilot_hybrid.server.routing import explain_model_refusal
 from copilot_hybrid.server.streams import ANTHROPIC_PING, SSE_HEADERS, UpstreamStream
 from copilot_hybrid.translate.anthropic_response import anthropic_error
@@ -81,7 +80,7 @@ async def forward_messages(
     if payload.get("stream") is True:
         # Copilot ignored `stream`: the client still gets the events it asked for.
         try:
-            message = json.loads(raw)
+            message = loads(raw)
         except ValueError as exc:
             raise UpstreamError(502, dumps({"message": f"Copilot sent an unusable answer: {exc}"})) from exc
         return Response(message_as_events(message), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -5,7 +5,6 @@ count or the local tokenizer). server/routing.py decides which."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,7 +18,7 @@ from copilot_hybrid.copilot.client import read_whole
 from copilot_hybrid.copilot.headers import has_vision, messages_initiator
 from copilot_hybrid.copilot.registry import MESSAGES, RESPONSES
 from copilot_hybrid.errors import ApiError, UpstreamError, UpstreamUnavailable
-from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.jsonutil import dumps, loads
 from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import check_token_limits, parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
@@ -82,7 +81,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
             raw = await read_whole(upstream)
             try:
-                data = json.loads(raw)
+                data = loads(raw)
                 translated = openai_to_anthropic(data)
             except (ValueError, TranslationError) as exc:
                 log.warning("Untranslatable upstream answer: %s", exc)

@@ -26,7 +26,6 @@ the shape it asked for. A non-stream answer that failed upstream is an HTTP
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Protocol
@@ -49,7 +48,7 @@ from copilot_hybrid.copilot.headers import (
 )
 from copilot_hybrid.copilot.registry import MESSAGES, RESPONSES, ModelInfo, choose_endpoint
 from copilot_hybrid.errors import ApiError, TranslationError, UpstreamError, UpstreamUnavailable
-from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.jsonutil import dumps, loads
 from copilot_hybrid.observe import note
 from copilot_hybrid.server.body import parse_object, read_body, require
 from copilot_hybrid.server.errors import json_response
@@ -357,7 +356,7 @@ def _is_event_stream(upstream: httpx.Response) -> bool:
 async def _read_json(upstream: httpx.Response) -> dict[str, Any]:
     raw = await read_whole(upstream)
     try:
-        data = json.loads(raw)
+        data = loads(raw)
     except ValueError as exc:
         raise UpstreamError(502, dumps({"message": f"Copilot sent an answer that is not JSON: {exc}"})) from exc
     if not isinstance(data, dict):
@@ -386,7 +385,7 @@ async def _pump(
                 if not data.strip():
                     continue
                 try:
-                    event = json.loads(data)
+                    event = loads(data)
                 except ValueError:
                     tail = translator.error("Copilot sent a malformed stream event")
                     break

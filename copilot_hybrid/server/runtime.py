@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from copilot_hybrid.copilot.client import CopilotClient, make_http_client
+from copilot_hybrid.copilot.client import CopilotClient, make_http_client, transport_name
 from copilot_hybrid.copilot.registry import ModelInfo, ModelRegistry
 from copilot_hybrid.copilot.resolution import Caller, resolve_model
 from copilot_hybrid.copilot.token import CopilotToken, CopilotTokenManager
@@ -97,7 +97,8 @@ class Runtime:
         # A read may wait as long as either timeout allows; the headers are bounded by
         # --upstream-timeout in CopilotClient.send, a stream's silences by its idle timeout.
         read_timeout = max(s.upstream_timeout, s.stream_idle_timeout)
-        self._http = make_http_client(proxy_env=s.proxy_env, read_timeout=read_timeout)
+        self._http = make_http_client(proxy_env=s.proxy_env, read_timeout=read_timeout, transport=s.upstream_transport)
+        log.info("Upstream transport: %s", transport_name(self._http))
         if s.observe.enabled:
             watch_upstream(self._http)
         if s.account_type.strip().lower() not in ("", "individual"):

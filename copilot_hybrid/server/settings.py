@@ -16,6 +16,7 @@ from copilot_hybrid.config import (
     DEFAULT_PORT,
     DEFAULT_STREAM_IDLE_TIMEOUT,
     DEFAULT_UPSTREAM_TIMEOUT,
+    DEFAULT_UPSTREAM_TRANSPORT,
 )
 from copilot_hybrid.observe.settings import ObserveSettings
 
@@ -62,6 +63,8 @@ class ServerSettings:
     # None: derived from the file descriptor limit (connections.default_max_connections).
     max_connections: int | None = None
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+    # aiohttp or httpx (--upstream-transport; copilot/client.make_http_client).
+    upstream_transport: str = DEFAULT_UPSTREAM_TRANSPORT
     stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
     ping_interval: float = DEFAULT_PING_INTERVAL
     # ---- models and routing (server/routing.py) ----

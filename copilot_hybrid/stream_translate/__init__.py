@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from copilot_hybrid.errors import NativeUnavailable
+from copilot_hybrid.jsonutil import loads
 from copilot_hybrid.native.loader import NativeLibrary, load
 from copilot_hybrid.native.smoke import SmokeCall
 from copilot_hybrid.native.status import status_error
@@ -176,7 +177,7 @@ class _ReferenceSide:
         if not data.strip():
             return
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)  # orjson where it reads as json does (jsonutil)
         except ValueError:
             self.ended = True
             events.extend(self.translator.error(MALFORMED_EVENT))

@@ -3,9 +3,10 @@ shared pieces the stream translator uses (stop reasons, usage, errors)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
+
+from copilot_hybrid.jsonutil import loads
 
 __all__ = [
     "ANTHROPIC_ERROR_TYPES",
@@ -81,7 +82,7 @@ def parse_tool_arguments(arguments: Any) -> dict[str, Any]:
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
     try:
-        parsed = json.loads(arguments)
+        parsed = loads(arguments)
     except ValueError:
         return {"_raw_arguments": arguments}
     return parsed if isinstance(parsed, dict) else {"value": parsed}
@@ -236,7 +237,7 @@ def anthropic_error_from_upstream(status: int, body: str | bytes) -> dict[str, A
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     message = text.strip()
     try:
-        parsed = json.loads(text)
+        parsed = loads(text)
     except ValueError:
         parsed = None
     if isinstance(parsed, dict):

@@ -9,13 +9,12 @@ nothing after that.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from copilot_hybrid.jsonutil import dumps
+from copilot_hybrid.jsonutil import dumps, loads
 
 from .anthropic_response import (
     anthropic_error,
@@ -282,7 +281,7 @@ class AnthropicStreamTranslator:
             text = "".join(tool.arguments)
             if text.strip():
                 try:
-                    json.loads(text)
+                    loads(text)
                 except ValueError:
                     return "max_tokens"
         return "tool_use"

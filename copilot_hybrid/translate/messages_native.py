@@ -45,6 +45,7 @@ from typing import Any, Final
 
 from copilot_hybrid.copilot.headers import is_compaction_request
 from copilot_hybrid.copilot.registry import ModelInfo
+from copilot_hybrid.jsonutil import loads
 from copilot_hybrid.translate.anthropic_stream import format_sse
 
 __all__ = [
@@ -542,7 +543,7 @@ def event_kind(event: bytes) -> str | None:
     if data == b"[DONE]":
         return "[DONE]"
     try:
-        parsed = json.loads(data)
+        parsed = loads(data)
     except ValueError:
         return ""
     kind = parsed.get("type") if isinstance(parsed, dict) else None

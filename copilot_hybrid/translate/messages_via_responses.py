@@ -12,13 +12,13 @@ Tool names over 64 characters are shortened and restored (`ToolNames`).
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from copilot_hybrid.errors import TranslationError
+from copilot_hybrid.jsonutil import loads
 
 from ._js import js_stringify
 from .anthropic_request import strip_billing_line
@@ -320,7 +320,7 @@ def _session_id(metadata: Any) -> str | None:
     if not isinstance(user_id, str):
         return None
     try:
-        parsed = json.loads(user_id)
+        parsed = loads(user_id)
     except ValueError:
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str):

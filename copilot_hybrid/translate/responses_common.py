@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from copilot_hybrid.jsonutil import loads
+
 __all__ = [
     "EFFORT_LEVELS",
     "MAX_TOOL_NAME",
@@ -224,7 +226,7 @@ def custom_tool_input(arguments: Any) -> str:
     if not isinstance(arguments, str):
         return ""
     try:
-        parsed = json.loads(arguments)
+        parsed = loads(arguments)
     except ValueError:
         return arguments
     if isinstance(parsed, dict) and isinstance(parsed.get(CUSTOM_INPUT_FIELD), str):

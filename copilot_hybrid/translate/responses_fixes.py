@@ -17,11 +17,12 @@ name back, and every event of an item carries the id its
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from copilot_hybrid.jsonutil import loads
 
 from .responses_common import (
     JsonStringFieldStream,
@@ -79,7 +80,7 @@ def codex_request_kind(turn_metadata: str | None) -> str | None:
     if not turn_metadata:
         return None
     try:
-        data = json.loads(turn_metadata)
+        data = loads(turn_metadata)
     except ValueError:
         return None
     kind = data.get("request_kind") if isinstance(data, dict) else None

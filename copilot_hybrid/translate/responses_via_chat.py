@@ -14,13 +14,13 @@ travels through the client as a reasoning item's `encrypted_content`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from copilot_hybrid.errors import TranslationError
+from copilot_hybrid.jsonutil import loads
 
 from .responses_common import (
     ResponsesStreamWriter,
@@ -581,7 +581,7 @@ def _whole_json(text: str) -> bool:
     if not text.strip():
         return True
     try:
-        json.loads(text)
+        loads(text)
     except ValueError:
         return False
     return True

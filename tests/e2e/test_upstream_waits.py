@@ -2,7 +2,11 @@
 real sockets: the emulator stalls (before its headers or mid-stream), the proxy
 sends keep-alive pings and ends a dead wait with a 504 or a final `error` event;
 upstream's Retry-After reaches the client; streamed requests share one upstream
-connection."""
+connection; an answer cut off midway ends as an error.
+
+These are the tests that exercise the upstream transport, so every one runs
+under both `--upstream-transport aiohttp` and `httpx` (the rest of the suite
+runs on the default)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import httpx
 import openai
 import pytest
 
+from copilot_hybrid.config import UPSTREAM_TRANSPORTS
 from copilot_hybrid.emulator import Emulator
 from tests.support import Proxy
 
@@ -25,13 +30,17 @@ GPT = "gpt-4.1"
 TEXT = "one two three four five six seven eight nine ten eleven twelve"
 
 
-@pytest.fixture(scope="module")
-def quick_proxy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+@pytest.fixture(scope="module", params=UPSTREAM_TRANSPORTS)
+def quick_proxy(
+    request: pytest.FixtureRequest, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
     """Short timeouts, set by options: first byte 1 s, stream idle 3 s, a ping every 0.25 s.
     Anthropic requests take the chat translation here; `native_proxy` covers Copilot's /v1/messages."""
     running = Proxy(
         emulator,
-        tmp_path_factory.mktemp("home-quick"),
+        tmp_path_factory.mktemp(f"home-quick-{request.param}"),
+        "--upstream-transport",
+        request.param,
         "--no-native-messages",
         "--upstream-timeout",
         "1",
@@ -251,6 +260,40 @@ def test_client_leaving_mid_stream_closes_the_upstream_connection(
     assert "Traceback" not in quick_proxy.log()
 
 
+def test_proxy_logs_the_transport_it_runs(quick_proxy: Proxy) -> None:
+    asked = quick_proxy.args[quick_proxy.args.index("--upstream-transport") + 1]
+    assert f"Upstream transport: {asked}" in quick_proxy.log()
+
+
+# ---- an answer cut off midway ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions"])
+def test_stream_cut_off_midway_ends_with_an_error(quick_proxy: Proxy, emulator: Emulator, path: str) -> None:
+    body = (_anthropic_body if path == "/v1/messages" else _openai_body)(f"[[reply:{TEXT}]] [[fail-midstream]]")
+    response, raw = _raw_stream(quick_proxy, path, body)
+    assert response.status_code == 200
+    if path == "/v1/messages":
+        names = [name for name, _ in _anthropic_events(raw)]
+        assert names[0] == "message_start" and names[-1] == "error" and "message_stop" not in names
+    else:
+        last = [line for line in raw.split(b"\n") if line.startswith(b"data: ")][-1]
+        assert "error" in json.loads(last[6:]) and b"[DONE]" not in raw
+    # The broken connection is gone; the next request is served.
+    _, raw = _raw_stream(quick_proxy, path, (_anthropic_body if path == "/v1/messages" else _openai_body)("after"))
+    assert b"after" in raw
+    assert "Traceback" not in quick_proxy.log()
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions"])
+def test_answer_cut_off_midway_is_502(quick_proxy: Proxy, path: str) -> None:
+    body = (_anthropic_body if path == "/v1/messages" else _openai_body)("x [[fail-midstream]]", stream=False)
+    response = httpx.post(quick_proxy.url + path, json=body, timeout=30)
+    assert response.status_code == 502
+    message = response.json()["error"]["message"]
+    assert "RemoteProtocolError" in message, message  # the same error under both transports
+
+
 # ---- the Responses route inherits the same rules ---------------------------------------
 
 
@@ -279,12 +322,16 @@ def test_stream_idle_timeout_ends_responses_stream_with_response_failed(quick_pr
 # ---- the native /v1/messages route inherits the same rules ----------------------------------
 
 
-@pytest.fixture(scope="module")
-def native_proxy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+@pytest.fixture(scope="module", params=UPSTREAM_TRANSPORTS)
+def native_proxy(
+    request: pytest.FixtureRequest, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
     """The same short timeouts, Claude models on Copilot's own /v1/messages."""
     running = Proxy(
         emulator,
-        tmp_path_factory.mktemp("home-native"),
+        tmp_path_factory.mktemp(f"home-native-{request.param}"),
+        "--upstream-transport",
+        request.param,
         "--upstream-timeout",
         "1",
         "--stream-idle-timeout",
