@@ -25,6 +25,8 @@ options name their variables through the constants here.
 | COPILOT_HYBRID_COPILOT_API_URL        | Copilot API base (`--copilot-api-url`)                    |
 | GH_TOKEN                              | the GitHub token (`--github-token`)                       |
 | COPILOT_HYBRID_API_KEYS               | client API keys, comma-separated (`--api-key` wins)       |
+| COPILOT_HYBRID_LOOP                   | event loop of `serve`: uvloop or asyncio (`--loop`)       |
+| COPILOT_HYBRID_HTTP_PARSER            | HTTP/1.1 parser of `serve`: httptools or h11              |
 
 (The build hook, `hatch_build.py`, runs before the package is installed
 and reads its two variables itself; the names are the ones above.)
@@ -65,6 +67,8 @@ GITHUB_API_URL_ENV: Final = "COPILOT_HYBRID_GITHUB_API_URL"
 COPILOT_API_URL_ENV: Final = "COPILOT_HYBRID_COPILOT_API_URL"
 GITHUB_TOKEN_ENV: Final = "GH_TOKEN"  # noqa: S105 - a variable name, not a secret
 API_KEYS_ENV: Final = "COPILOT_HYBRID_API_KEYS"
+LOOP_ENV: Final = "COPILOT_HYBRID_LOOP"
+HTTP_PARSER_ENV: Final = "COPILOT_HYBRID_HTTP_PARSER"
 
 # ---- defaults shared by the CLI and the server ------------------------------------
 
@@ -91,6 +95,12 @@ DEFAULT_UPSTREAM_TIMEOUT: Final = 300.0
 DEFAULT_STREAM_IDLE_TIMEOUT: Final = 120.0
 #: Seconds of silence on a stream before a keep-alive ping.
 DEFAULT_PING_INTERVAL: Final = 15.0
+
+# The server's event loop and HTTP parser (`serve --loop`, `--http-parser`): the first of
+# each is the default wherever it is importable (uvloop has no Windows build), the second
+# is the pure-Python fallback that is always there.
+LOOPS: Final = ("uvloop", "asyncio")
+HTTP_PARSERS: Final = ("httptools", "h11")
 
 
 # ---- the environment ----------------------------------------------------------------
