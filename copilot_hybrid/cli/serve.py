@@ -380,6 +380,9 @@ async def _serve(settings: ServerSettings, stack: ServingStack) -> int:
         log_config=None,  # our root handler (with token redaction) prints uvicorn's lines too
         lifespan="on",
         server_header=False,
+        # No X-Forwarded-* rewriting of the client address and scheme: nothing here reads
+        # them, and the access policy checks Host and Origin, which no proxy header changes.
+        proxy_headers=False,
         access_log=settings.observe.log_format != "json",  # the request log carries more, as JSON
         timeout_graceful_shutdown=5,
         http=limits.protocol_class(stack.http_parser),
