@@ -25,6 +25,10 @@ options name their variables through the constants here.
 | COPILOT_HYBRID_COPILOT_API_URL        | Copilot API base (`--copilot-api-url`)                    |
 | GH_TOKEN                              | the GitHub token (`--github-token`)                       |
 | COPILOT_HYBRID_API_KEYS               | client API keys, comma-separated (`--api-key` wins)       |
+| COPILOT_HYBRID_LOOP                   | event loop of `serve`: uvloop or asyncio (`--loop`)       |
+| COPILOT_HYBRID_HTTP_PARSER            | HTTP/1.1 parser of `serve`: httptools or h11              |
+| COPILOT_HYBRID_UPSTREAM_TRANSPORT     | upstream transport: aiohttp or httpx (`--upstream-...`)   |
+| COPILOT_HYBRID_JSON                   | JSON library of jsonutil: orjson or stdlib                |
 
 (The build hook, `hatch_build.py`, runs before the package is installed
 and reads its two variables itself; the names are the ones above.)
@@ -69,6 +73,9 @@ API_KEYS_ENV: Final = "COPILOT_HYBRID_API_KEYS"
 UPSTREAM_TRANSPORT_ENV: Final = "COPILOT_HYBRID_UPSTREAM_TRANSPORT"
 #: `orjson` or `stdlib`: the JSON library jsonutil uses (stdlib: for the bench's comparison).
 JSON_ENV: Final = "COPILOT_HYBRID_JSON"
+#: `serve --loop` and `--http-parser` (server/stack.py).
+LOOP_ENV: Final = "COPILOT_HYBRID_LOOP"
+HTTP_PARSER_ENV: Final = "COPILOT_HYBRID_HTTP_PARSER"
 
 # ---- defaults shared by the CLI and the server ------------------------------------
 
@@ -99,6 +106,12 @@ DEFAULT_UPSTREAM_TRANSPORT: Final = "aiohttp"
 DEFAULT_STREAM_IDLE_TIMEOUT: Final = 120.0
 #: Seconds of silence on a stream before a keep-alive ping.
 DEFAULT_PING_INTERVAL: Final = 15.0
+
+# The server's event loop and HTTP parser (`serve --loop`, `--http-parser`): the first of
+# each is the default wherever it is importable (uvloop has no Windows build), the second
+# is the pure-Python fallback that is always there.
+LOOPS: Final = ("uvloop", "asyncio")
+HTTP_PARSERS: Final = ("httptools", "h11")
 
 
 # ---- the environment ----------------------------------------------------------------

@@ -56,6 +56,10 @@ def _escaped(value: object) -> object:
     # Numbers stay themselves for %d / %.1f; they cannot carry a control character.
     if value is None or isinstance(value, (int, float)):
         return value
+    # The common case (a path, an address) costs one C call: isprintable() is False for
+    # every character _CONTROL matches (and for a few more, which then take the escape).
+    if isinstance(value, str) and value.isprintable():
+        return value
     return _Escaped(value)
 
 
@@ -127,6 +131,10 @@ def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
+    # No format here shows the caller's file and line, thread or process: skip
+    # looking them up for every record (the logging docs' "Optimization" switches).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     # httpx logs every request URL at info; keep that for --verbose only.
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)

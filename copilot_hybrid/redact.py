@@ -24,20 +24,23 @@ MAX_PUBLISHED_TEXT = 256
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+#: The registered secrets, longest first; replaced whole on registration, so `redact`
+#: reads it without the lock or a sort (every log line passes through it).
+_by_length: tuple[str, ...] = ()
 
 
 def register_secret(value: str | None) -> None:
     """Masks this exact value in every later log line."""
+    global _by_length
     if value and len(value) >= 8:
         with _lock:
             _secrets.add(value)
+            _by_length = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """`text` with every registered secret and every secret-shaped string masked."""
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
+    for secret in _by_length:
         if secret in text:
             text = text.replace(secret, MASK)
     return SECRET_PATTERN.sub(MASK, text)

@@ -125,6 +125,15 @@ API_KEY = "e2e-client-key-0123456789abcdef"
 RUN_FEATURE_MODES = {k: v for k, v in os.environ.items() if k.startswith("COPILOT_HYBRID_FEATURE_")}
 
 
+#: The two HTTP stacks `serve` runs on (server/stack.py), as the environment of a Proxy:
+#: the default, httptools on uvloop, and the pure fallback, h11 on asyncio's loop. Tests
+#: of the connection limits and of big bodies run on both (`pytest.mark.parametrize`).
+HTTP_STACKS: dict[str, dict[str, str]] = {
+    "httptools": {"COPILOT_HYBRID_HTTP_PARSER": "httptools", "COPILOT_HYBRID_LOOP": "uvloop"},
+    "h11": {"COPILOT_HYBRID_HTTP_PARSER": "h11", "COPILOT_HYBRID_LOOP": "asyncio"},
+}
+
+
 class Proxy:
     """A running `copilot-hybrid serve` subprocess pointed at `emulator`; with
     `api_key`, started with `--api-key` and `headers` carries the key for raw

@@ -11,10 +11,17 @@ A SIGTERM inherited as ignored stays ignored (the parent chose that).
 uvicorn installs its own SIGINT/SIGTERM handlers while it serves and, after
 its graceful shutdown, re-raises the signal with the handler it found, which
 is the one installed here: that is how `serve` ends with exit code 0.
+
+While an event loop runs, the KeyboardInterrupt is raised from a callback of
+that loop rather than wherever the signal landed: uvloop takes an exception
+raised inside one of its transport callbacks (a read of the device-flow poll,
+say) for that transport's error, logs it and carries on, while one raised by a
+callback ends the loop's run, as on asyncio's loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 from collections.abc import Iterator
@@ -31,6 +38,10 @@ class Stop:
     signal: str = "SIGINT"
 
 
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
 @contextmanager
 def sigterm_stops_like_ctrl_c() -> Iterator[Stop]:
     stop = Stop()
@@ -45,7 +56,11 @@ def sigterm_stops_like_ctrl_c() -> Iterator[Stop]:
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         stop.signal = "SIGTERM"
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise KeyboardInterrupt
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs here: raise where the signal landed
+            raise KeyboardInterrupt from None
+        loop.call_soon_threadsafe(_interrupt)
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:

@@ -20,7 +20,8 @@ The proxy spends the user's Copilot quota for whoever reaches it, so by default
   `Authorization: Bearer KEY`, `x-api-key: KEY` or `api-key: KEY`; else 401.
 
 Three pure ASGI layers, outermost first: BrowserGuard, CORS, KeyGuard, so a
-refused page never reaches CORS and an allowed page can read its 401. Every
+refused page never reaches CORS and an allowed page can read its 401. A request
+without Origin skips CORS, and without keys there is no KeyGuard. Every
 refusal happens before the body is read, in the caller's error format, with
 one log line. The sets are computed once; a request costs a few lookups.
 """
@@ -184,11 +185,17 @@ def _quoted(value: str) -> str:
 
 
 class BrowserGuard:
-    """403 for a Host outside the allow-list and for an Origin that is not allowed."""
+    """403 for a Host outside the allow-list and for an Origin that is not allowed.
 
-    def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
+    A request without Origin (every SDK and CLI; browsers send one on every cross-origin
+    request) goes straight to `without_origin`, past the CORS layer, which would only
+    wrap its `send` to add `Vary: Origin`; POST answers are not cached, and no GET answer
+    of the proxy is meant for a cache."""
+
+    def __init__(self, app: ASGIApp, policy: AccessPolicy, without_origin: ASGIApp | None = None) -> None:
         self.app = app
         self.policy = policy
+        self.without_origin = without_origin or app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -205,18 +212,20 @@ class BrowserGuard:
             await _refuse(scope, receive, send, 403, message)
             return
         origin = _header(scope, b"origin")
-        if origin is not None:
-            strict = scope["path"] in _OWN_ORIGIN_ONLY_PATHS
-            if not self.policy.origin_allowed(origin, host or "", strict=strict):
-                if strict:
-                    message = f"Origin {_quoted(origin)} is not allowed: /token answers the proxy's own pages only"
-                else:
-                    message = (
-                        f"Origin {_quoted(origin)} is not allowed: web pages may use this proxy only "
-                        f"if it was started with --cors-origin {origin[:200]}"
-                    )
-                await _refuse(scope, receive, send, 403, message)
-                return
+        if origin is None:
+            await self.without_origin(scope, receive, send)
+            return
+        strict = scope["path"] in _OWN_ORIGIN_ONLY_PATHS
+        if not self.policy.origin_allowed(origin, host or "", strict=strict):
+            if strict:
+                message = f"Origin {_quoted(origin)} is not allowed: /token answers the proxy's own pages only"
+            else:
+                message = (
+                    f"Origin {_quoted(origin)} is not allowed: web pages may use this proxy only "
+                    f"if it was started with --cors-origin {origin[:200]}"
+                )
+            await _refuse(scope, receive, send, 403, message)
+            return
         await self.app(scope, receive, send)
 
 
@@ -290,16 +299,21 @@ def check_access_settings(settings: ServerSettings) -> None:
 
 
 def install(app: FastAPI, settings: ServerSettings) -> None:
-    """Adds the three layers to `app` (add_middleware puts the last one outermost)."""
+    """Adds the layers to `app`, as one middleware entry built by `wrap`."""
     check_access_settings(settings)
-    policy = AccessPolicy.from_settings(settings)
-    app.add_middleware(KeyGuard, policy=policy)
-    app.add_middleware(
-        CORSMiddleware,
+    app.add_middleware(wrap, policy=AccessPolicy.from_settings(settings))
+
+
+def wrap(app: ASGIApp, policy: AccessPolicy) -> ASGIApp:
+    """`app` inside the layers, outermost BrowserGuard; KeyGuard only when keys are set
+    (without keys it would only pass every request on)."""
+    inner = KeyGuard(app, policy) if policy.keys else app
+    cors = CORSMiddleware(
+        inner,
         allow_origins=sorted(policy.own_origins | policy.cors_origins),
         allow_methods=["GET", "HEAD", "POST"],
         allow_headers=["*"],  # echoes what the preflight asks for: the SDKs send many x-stainless-* headers
         expose_headers=["retry-after"],
         max_age=600,
     )
-    app.add_middleware(BrowserGuard, policy=policy)
+    return BrowserGuard(cors, policy, without_origin=inner)

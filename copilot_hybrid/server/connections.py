@@ -6,7 +6,9 @@ its headers a byte a second, is kept forever. Its `limit_concurrency` answers 50
 per request, so at the limit an admitted client's next request is refused too. And
 asyncio's accept loop, out of file descriptors, logs the same traceback once per
 pending connection and retries each one (288,689 tracebacks in 20 s at
-`ulimit -n 256`). So this module adds, as a subclass of uvicorn's h11 protocol:
+`ulimit -n 256`). So this module adds, as subclasses of uvicorn's h11 and
+httptools protocols sharing one mixin (`LimitedConnection`; the httptools one is
+in connections_httptools.py, imported only when httptools serves):
 
 - a header clock: a request's head must be complete `header_timeout` seconds after
   the connection opened or after the request's first byte (Go's ReadHeaderTimeout);
@@ -169,23 +171,34 @@ class ConnectionLimits:
             f"closed at once; {fds}), request headers within {self.header_timeout:g} s"
         )
 
-    def protocol_class(self) -> type[LimitedH11Protocol]:
-        """uvicorn's `http` setting: its h11 protocol bound to these limits."""
-        return type("LimitedH11Protocol", (LimitedH11Protocol,), {"limits": self})
+    def protocol_class(self, http_parser: str = "h11") -> type[asyncio.Protocol]:
+        """uvicorn's `http` setting: its protocol for `http_parser` (httptools or h11), bound to these limits."""
+        base: type[LimitedConnection] = LimitedH11Protocol
+        if http_parser == "httptools":  # imported only when chosen: httptools may not be installed
+            from copilot_hybrid.server.connections_httptools import LimitedHttpToolsProtocol
+
+            base = LimitedHttpToolsProtocol
+        return type(base.__name__, (base,), {"limits": self})
 
 
-class LimitedH11Protocol(H11Protocol):
+class LimitedConnection(asyncio.Protocol):
+    """The limits, shared by both parsers' protocols (mixed in before uvicorn's class).
+    A subclass tells when a request's head begins (`_head_begins`) and when it is
+    complete (`_head_complete`); the clock, the cap and the shedding are here."""
+
     limits: ClassVar[ConnectionLimits]
+    # uvicorn's protocol attributes this class uses.
+    app: Any
+    cycle: Any
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._counted = False
         self._admitted = False
         self._header_timer: asyncio.TimerHandle | None = None
-        # Between requests: True until the next request's head is complete.
-        self._awaiting_head = False
-        self._head_started = False
-        self._previous_cycle: object = None
+        self._in_head = False  # part of a request's head has come, not all of it
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         limits = self.limits
@@ -204,7 +217,6 @@ class LimitedH11Protocol(H11Protocol):
         else:
             limits.pressure.count(f"connections over --max-connections {limits.max_connections} answered 503")
             self.app = self._refuse_over_capacity
-        self._await_head()
         self._start_header_clock()  # a new connection's clock runs from the start
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -216,20 +228,6 @@ class LimitedH11Protocol(H11Protocol):
             self.limits.admitted -= 1
         self._stop_header_clock()
         super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        if self._awaiting_head:
-            self._head_started = True
-            if self._header_timer is None:  # a kept-alive connection's next request begins
-                self._start_header_clock()
-        super().data_received(data)
-        self._check_head_complete()
-
-    def on_response_complete(self) -> None:
-        cycle = self.cycle
-        super().on_response_complete()
-        if self.cycle is cycle:  # no pipelined request started inside
-            self._await_head()
 
     async def _refuse_over_capacity(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app of a connection beyond --max-connections: one 503, then it closes."""
@@ -249,16 +247,14 @@ class LimitedH11Protocol(H11Protocol):
 
     # -- the header clock ---------------------------------------------------------------
 
-    def _await_head(self) -> None:
-        self._awaiting_head = True
-        self._head_started = False
-        self._previous_cycle = self.cycle
+    def _head_begins(self) -> None:
+        self._in_head = True
+        if self._header_timer is None:  # a kept-alive connection's next request begins
+            self._start_header_clock()
 
-    def _check_head_complete(self) -> None:
-        # uvicorn makes a new cycle when a request's head has been parsed.
-        if self._awaiting_head and self.cycle is not self._previous_cycle:
-            self._awaiting_head = False
-            self._stop_header_clock()
+    def _head_complete(self) -> None:
+        self._in_head = False
+        self._stop_header_clock()
 
     def _start_header_clock(self) -> None:
         self._stop_header_clock()
@@ -274,9 +270,41 @@ class LimitedH11Protocol(H11Protocol):
         if self.transport.is_closing():
             return
         self.limits.pressure.count(f"connections without request headers in {self.limits.header_timeout:g} s closed")
-        if self._head_started:
+        if self._in_head:
             self.transport.write(_TIMEOUT_408)
         self.transport.close()
+
+
+class LimitedH11Protocol(LimitedConnection, H11Protocol):
+    """h11 has no parser callbacks: a head is complete when uvicorn has made a new cycle."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Between requests: True until the next request's head is complete.
+        self._awaiting_head = False
+        self._previous_cycle: object = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
+        super().connection_made(transport)
+        self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_head:
+            self._head_begins()
+        super().data_received(data)
+        if self._awaiting_head and self.cycle is not self._previous_cycle:
+            self._awaiting_head = False
+            self._head_complete()
+
+    def on_response_complete(self) -> None:
+        cycle = self.cycle
+        super().on_response_complete()
+        if self.cycle is cycle:  # no pipelined request started inside
+            self._await_head()
+
+    def _await_head(self) -> None:
+        self._awaiting_head = True
+        self._previous_cycle = self.cycle
 
 
 def setup_connection_limits(settings: ServerSettings) -> ConnectionLimits:

@@ -67,6 +67,9 @@ class ServerSettings:
     upstream_transport: str = DEFAULT_UPSTREAM_TRANSPORT
     stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
     ping_interval: float = DEFAULT_PING_INTERVAL
+    # The event loop and HTTP parser (server/stack.py); None: uvloop and httptools where installed.
+    loop: str | None = None
+    http_parser: str | None = None
     # ---- models and routing (server/routing.py) ----
     # Client model id -> Copilot id ([models.aliases] in config.toml, then --model-alias).
     model_aliases: Mapping[str, str] = field(default_factory=dict)

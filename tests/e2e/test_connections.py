@@ -2,7 +2,8 @@
 real `copilot-hybrid serve` process: idle and slow-header connections are closed
 after their timeouts, a connection cap answers 503 while admitted connections carry
 on, and a process at its file-descriptor limit logs a line a second at most and
-answers again once the clients leave."""
+answers again once the clients leave. Every test runs on both HTTP stacks (httptools
+on uvloop, h11 on asyncio's loop): each parser has its own protocol class."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.support import Proxy
+from tests.support import HTTP_STACKS, Proxy
 
 REQUEST_HEAD = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
 
@@ -66,8 +67,16 @@ def _closed_by_server(sock: socket.socket) -> bytes | None:
         return received
 
 
+@pytest.fixture(scope="module", params=sorted(HTTP_STACKS))
+def stack(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment choosing the parser and loop (tests.support.HTTP_STACKS)."""
+    return HTTP_STACKS[request.param]
+
+
 @pytest.fixture(scope="module")
-def strict_proxy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+def strict_proxy(
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, stack: dict[str, str]
+) -> Iterator[Proxy]:
     running = Proxy(
         emulator,
         tmp_path_factory.mktemp("home-strict"),
@@ -75,7 +84,7 @@ def strict_proxy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -
         "1",
         "--keep-alive-timeout",
         "1",
-        env={"GH_TOKEN": emulator.github_token},
+        env={"GH_TOKEN": emulator.github_token, **stack},
     )
     yield running
     running.stop()
@@ -123,6 +132,46 @@ def test_idle_and_slow_header_connections_are_closed(strict_proxy: Proxy) -> Non
         selector.close()
 
 
+def _responses(sock: socket.socket, count: int) -> list[int]:
+    """The statuses of `count` responses read from `sock` (bodies with content-length)."""
+    buffer = b""
+    statuses: list[int] = []
+    while len(statuses) < count:
+        head_end = buffer.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = buffer[:head_end].lower()
+            length = int(head.partition(b"content-length:")[2].split(b"\r\n")[0] or 0)
+            if len(buffer) >= head_end + 4 + length:
+                statuses.append(int(head.split(b" ")[1]))
+                buffer = buffer[head_end + 4 + length :]
+                continue
+        piece = sock.recv(65536)
+        if not piece:
+            raise ConnectionError(f"closed after {statuses}: {buffer!r}")
+        buffer += piece
+    return statuses
+
+
+def test_pipelined_requests_are_answered_in_order(strict_proxy: Proxy, stack: dict[str, str]) -> None:
+    """Both parsers' head tracking keeps up with requests sent before the previous answer:
+    httptools parses the second head while the first is answered."""
+    parser = stack["COPILOT_HYBRID_HTTP_PARSER"]
+    assert f"with the {parser} " in strict_proxy.log()  # the stack asked for is the one serving
+    body = b'{"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}'
+    pipelined = (
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        + b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+        + b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    with _connect(strict_proxy) as sock:
+        sock.sendall(pipelined)
+        assert _responses(sock, 3) == [200, 200, 200]
+        status, _, _ = _request(sock)  # and the connection goes on
+        assert status == 200
+
+
 def test_keep_alive_idle_connection_is_closed(strict_proxy: Proxy) -> None:
     with _connect(strict_proxy) as sock:
         status, _, _ = _request(sock)
@@ -132,7 +181,9 @@ def test_keep_alive_idle_connection_is_closed(strict_proxy: Proxy) -> None:
 
 
 @pytest.fixture(scope="module")
-def capped_proxy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+def capped_proxy(
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, stack: dict[str, str]
+) -> Iterator[Proxy]:
     running = Proxy(
         emulator,
         tmp_path_factory.mktemp("home-capped"),
@@ -140,7 +191,7 @@ def capped_proxy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -
         "4",
         "--keep-alive-timeout",
         "60",
-        env={"GH_TOKEN": emulator.github_token},
+        env={"GH_TOKEN": emulator.github_token, **stack},
     )
     yield running
     running.stop()
@@ -196,13 +247,15 @@ def _soft_fd_limit_256() -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads the child's limits from /proc")
-def test_serve_raises_the_soft_fd_limit(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_serve_raises_the_soft_fd_limit(
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, stack: dict[str, str]
+) -> None:
     if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 1024:
         pytest.skip("the hard fd limit here is below 1024")
     proxy = Proxy(
         emulator,
         tmp_path_factory.mktemp("home-soft"),
-        env={"GH_TOKEN": emulator.github_token},
+        env={"GH_TOKEN": emulator.github_token, **stack},
         preexec_fn=_soft_fd_limit_256,
     )
     try:
@@ -217,13 +270,13 @@ EXHAUSTION_WORDS = ("out of system resource", "Too many open files", "file descr
 
 
 def test_fd_limit_scenario_logs_little_and_recovers(
-    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, stack: dict[str, str]
 ) -> None:
     """`ulimit -n 256` (macOS's default) and 300 idle connections."""
     proxy = Proxy(
         emulator,
         tmp_path_factory.mktemp("home-fds"),
-        env={"GH_TOKEN": emulator.github_token},
+        env={"GH_TOKEN": emulator.github_token, **stack},
         preexec_fn=_fd_limit_256,
     )
     try:

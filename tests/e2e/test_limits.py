@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from tests.support import Proxy, native_or_skip
+from tests.support import HTTP_STACKS, Proxy, native_or_skip
 
 MB = 1024 * 1024
 MODEL = "claude-sonnet-4.5"
@@ -59,16 +59,20 @@ def reset_peak_rss(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-@pytest.fixture
-def fresh_proxy(emulator: Emulator, tmp_path: Path) -> Iterator[Proxy]:
+@pytest.fixture(params=sorted(HTTP_STACKS))
+def fresh_proxy(emulator: Emulator, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Proxy]:
     """A proxy of its own per test (freed memory stays in a process and would
     hide the next test's cost), with the 32 MiB default body cap and the
     tokenizer in its default `shadow` mode, warmed up: both tokenizers'
-    tables are loaded before anything is measured."""
+    tables are loaded before anything is measured. On both HTTP parsers: each
+    buffers a request body its own way."""
     native_or_skip()
     # --offline-count-tokens: these rows measure the proxy's own counting (Claude models ask Copilot otherwise).
     running = Proxy(
-        emulator, tmp_path / "home", "--offline-count-tokens", env={"COPILOT_HYBRID_FEATURE_TOKENIZER": "shadow"}
+        emulator,
+        tmp_path / "home",
+        "--offline-count-tokens",
+        env={"COPILOT_HYBRID_FEATURE_TOKENIZER": "shadow", **HTTP_STACKS[request.param]},
     )
     try:
         warm = {"model": MODEL, "messages": [{"role": "user", "content": "warm up the tokenizers " * 100}]}
