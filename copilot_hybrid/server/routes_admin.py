@@ -28,7 +28,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         current = await rt.tokens.get()
         return json_response({"token": current.token})
 
-    app.add_api_route("/", health, methods=["GET", "HEAD"], include_in_schema=False)
-    app.add_api_route("/usage", usage, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/v1/usage", usage, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/token", token, methods=["GET"], include_in_schema=False)
+    app.add_route("/", health, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_route("/usage", usage, methods=["GET"], include_in_schema=False)
+    app.add_route("/v1/usage", usage, methods=["GET"], include_in_schema=False)
+    app.add_route("/token", token, methods=["GET"], include_in_schema=False)

@@ -116,8 +116,8 @@ def register(app: FastAPI, rt: Runtime) -> None:
             raise ApiError(400, exc.message, param=exc.param) from exc
         return json_response({"input_tokens": count})
 
-    app.add_api_route("/v1/messages", messages, methods=["POST"], include_in_schema=False)
-    app.add_api_route("/v1/messages/count_tokens", count_tokens, methods=["POST"], include_in_schema=False)
+    app.add_route("/v1/messages", messages, methods=["POST"], include_in_schema=False)
+    app.add_route("/v1/messages/count_tokens", count_tokens, methods=["POST"], include_in_schema=False)
 
 
 def _count_tokens(rt: Runtime, payload: dict[str, Any], beta: str | None) -> int:

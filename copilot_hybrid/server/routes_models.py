@@ -157,5 +157,5 @@ def register(app: FastAPI, rt: Runtime) -> None:
         return json_response(shape(model, native_messages=native))
 
     for prefix in ("/v1", ""):
-        app.add_api_route(f"{prefix}/models", list_models, methods=["GET"], include_in_schema=False)
-        app.add_api_route(f"{prefix}/models/{{model_id:path}}", get_model, methods=["GET"], include_in_schema=False)
+        app.add_route(f"{prefix}/models", list_models, methods=["GET"], include_in_schema=False)
+        app.add_route(f"{prefix}/models/{{model_id:path}}", get_model, methods=["GET"], include_in_schema=False)

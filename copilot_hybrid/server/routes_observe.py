@@ -203,7 +203,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         return _json({**cached, "fetched_at": time.time() - (time.monotonic() - account_cache["at"])})
 
     started_at = time.time()
-    add = app.add_api_route
+    add = app.add_route
     add("/metrics", metrics_route, methods=["GET"], include_in_schema=False)
     add("/dashboard", page_route, methods=["GET"], include_in_schema=False)
     add("/dashboard/static/{name}", asset_route, methods=["GET"], include_in_schema=False)

@@ -94,8 +94,8 @@ def register(app: FastAPI, rt: Runtime) -> None:
         return Response(upstream.content, status_code=upstream.status_code, media_type="application/json")
 
     for prefix in ("/v1", ""):
-        app.add_api_route(f"{prefix}/chat/completions", chat_completions, methods=["POST"], include_in_schema=False)
-        app.add_api_route(f"{prefix}/embeddings", embeddings, methods=["POST"], include_in_schema=False)
+        app.add_route(f"{prefix}/chat/completions", chat_completions, methods=["POST"], include_in_schema=False)
+        app.add_route(f"{prefix}/embeddings", embeddings, methods=["POST"], include_in_schema=False)
 
 
 async def pass_through(upstream: httpx.Response, *, ping_interval: float, idle_timeout: float) -> Response:

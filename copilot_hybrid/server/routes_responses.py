@@ -130,7 +130,7 @@ def register(app: FastAPI, rt: Runtime) -> None:
         return await _responses_via_chat(rt, request, payload, model)
 
     for prefix in ("/v1", ""):
-        app.add_api_route(f"{prefix}/responses", responses, methods=["POST"], include_in_schema=False)
+        app.add_route(f"{prefix}/responses", responses, methods=["POST"], include_in_schema=False)
 
 
 async def resolve(rt: Runtime, requested: str) -> ModelInfo:
