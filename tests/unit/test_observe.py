@@ -12,6 +12,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,32 @@ def test_recording_does_not_wait_for_the_database(tmp_path: Path) -> None:
     assert recorder.sync(timeout=10)
     recorder.close()
     assert [r["status"] for r in read_rows(path)] == [200, 201, 201, 201, 201, 201]
+
+
+def test_records_beyond_the_limit_are_dropped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the thread is busy, at most QUEUE_LIMIT records wait; the rest are counted, not queued."""
+    from copilot_hybrid.observe import recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "QUEUE_LIMIT", 3)
+    busy, release = threading.Event(), threading.Event()
+    metrics = Metrics()
+    recorder = Recorder(metrics, None)
+    real_process = recorder._process
+
+    def slow_process(item: RequestRecord) -> None:
+        busy.set()
+        release.wait(10)
+        real_process(item)
+
+    monkeypatch.setattr(recorder, "_process", slow_process)
+    recorder.record(record(status=200))
+    assert busy.wait(10)  # the thread holds the first record
+    for _ in range(5):
+        recorder.record(record(status=201))
+    release.set()
+    assert recorder.sync(timeout=10)
+    recorder.close()
+    assert metrics.registry.get_sample_value("copilot_hybrid_records_dropped_total") == 2  # 3 waited, 2 dropped
 
 
 def test_json_log_lines_carry_the_history_fields_redacted() -> None:
