@@ -30,14 +30,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
-
 from copilot_hybrid import config
+
+try:
+    import orjson
+except ImportError:  # a platform without its wheel, or the build hook's isolated env (its smoke check imports this)
+    orjson = None  # type: ignore[assignment]
 
 __all__ = ["LIBRARY", "dumps", "loads"]
 
 #: "orjson" or "stdlib", read once at import.
-LIBRARY = config.json_library()
+LIBRARY = config.json_library() if orjson is not None else "stdlib"
 _ORJSON = LIBRARY == "orjson"
 
 # An integer literal of 19 digits or more may be beyond 64 bits: digits map to "0",

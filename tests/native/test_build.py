@@ -124,3 +124,36 @@ def test_a_failing_zig_test_fails_the_run(tmp_path: Path) -> None:
             sources, only="extremes saturate", cache_dir=native_build.SOURCE_ZIG_DIR / ".zig-cache"
         )
     )
+
+
+#: The build hook's smoke check runs where only the build requirements are installed
+#: (pyproject's [build-system]: hatchling, ziglang, cffi); the runtime dependencies are not.
+RUNTIME_ONLY_MODULES = (
+    "orjson", "httpx", "httpx_aiohttp", "aiohttp", "fastapi", "starlette", "uvicorn", "uvloop", "httptools",
+    "typer", "rich", "platformdirs", "tiktoken", "prometheus_client",
+)  # fmt: skip
+_BLOCK_RUNTIME_DEPENDENCIES = """
+import importlib.abc, runpy, sys
+blocked = set(sys.argv[1].split(","))
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked: not a build requirement)")
+sys.meta_path.insert(0, Block())
+sys.argv = [sys.argv[0], *sys.argv[2:]]
+runpy.run_module("copilot_hybrid.features", run_name="__main__")
+"""
+
+
+def test_the_smoke_check_needs_only_the_build_requirements() -> None:
+    """pip's isolated build env has no runtime dependency: the smoke program must run without them."""
+    native_or_skip()
+    library = load().library
+    done = subprocess.run(
+        [sys.executable, "-c", _BLOCK_RUNTIME_DEPENDENCIES, ",".join(RUNTIME_ONLY_MODULES), str(library)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
