@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any, Final
 
+from copilot_hybrid.jsonutil import loads
 from copilot_hybrid.observe.record import RequestRecord
 from copilot_hybrid.redact import redact
 
@@ -39,13 +39,13 @@ def complete(record: RequestRecord, *, keep_text: bool) -> None:
     """Fills usage, error and (with `keep_text`) prompt/completion from the raw
     bytes, then drops the bytes."""
     body = b"".join(record.response_body)
-    events = list(_sse_json(body)) if record.stream else []
+    events, last_event = _sse_json(body, every_event=keep_text) if record.stream else ([], None)
     # A whole JSON body is parsed only when small (errors) or for the opted-in texts;
     # usage is cut out of it (an embeddings answer can be megabytes of vectors).
     small = not record.stream and len(body) <= SMALL_BODY
     document = _json(body) if small or (keep_text and not record.stream) else None
     if record.status >= 400 or record.stream:
-        error = _error_of(events[-1] if events else document)
+        error = _error_of(last_event if record.stream else document)
         if error is not None:
             record.error_type = record.error_type or error[0]
             record.error_message = record.error_message or error[1]
@@ -73,7 +73,7 @@ def _json(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return loads(raw)
     except ValueError:
         return None
 
@@ -92,14 +92,28 @@ def _usage_document(body: bytes) -> dict[str, Any] | None:
     return {"usage": usage}
 
 
-def _sse_json(raw: bytes) -> Iterator[Any]:
-    """The JSON `data` of each event; the stream's first event may be cut (only its tail was kept)."""
-    for block in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
-        data = b"\n".join(line[5:].lstrip(b" ") for line in block.split(b"\n") if line.startswith(b"data:"))
-        if data and data != b"[DONE]":
-            value = _json(data)
-            if isinstance(value, dict):
-                yield value
+#: Without the opted-in texts, only the events that can hold usage, an error or a
+#: Responses terminal event are parsed: text deltas, most of a stream, are skipped.
+_USAGE_OR_ERROR: Final = (b'"usage"', b'"error"', b'"response"')
+
+
+def _sse_json(raw: bytes, *, every_event: bool) -> tuple[list[Any], Any]:
+    """The JSON `data` of the stream's events (all of them, or those that may hold
+    usage or an error), and the last event's; the stream's first event may be cut
+    (only its tail was kept)."""
+    blocks = [
+        data
+        for block in raw.replace(b"\r\n", b"\n").split(b"\n\n")
+        if (data := b"\n".join(line[5:].lstrip(b" ") for line in block.split(b"\n") if line.startswith(b"data:")))
+        and data != b"[DONE]"
+    ]
+    events = [
+        value
+        for data in blocks
+        if (every_event or any(key in data for key in _USAGE_OR_ERROR)) and isinstance(value := _json(data), dict)
+    ]
+    last = _json(blocks[-1]) if blocks else None
+    return events, last if isinstance(last, dict) else None
 
 
 def _count(value: Any) -> int:
