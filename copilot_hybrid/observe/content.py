@@ -101,19 +101,25 @@ def _sse_json(raw: bytes, *, every_event: bool) -> tuple[list[Any], Any]:
     """The JSON `data` of the stream's events (all of them, or those that may hold
     usage or an error), and the last event's; the stream's first event may be cut
     (only its tail was kept)."""
-    blocks = [
-        data
-        for block in raw.replace(b"\r\n", b"\n").split(b"\n\n")
-        if (data := b"\n".join(line[5:].lstrip(b" ") for line in block.split(b"\n") if line.startswith(b"data:")))
-        and data != b"[DONE]"
-    ]
+    blocks = raw.replace(b"\r\n", b"\n").split(b"\n\n")
     events = [
         value
-        for data in blocks
-        if (every_event or any(key in data for key in _USAGE_OR_ERROR)) and isinstance(value := _json(data), dict)
+        for block in blocks
+        if (every_event or any(key in block for key in _USAGE_OR_ERROR))
+        and isinstance(value := _json(_data_of(block)), dict)
     ]
-    last = _json(blocks[-1]) if blocks else None
-    return events, last if isinstance(last, dict) else None
+    for block in reversed(blocks):
+        data = _data_of(block)
+        if data:
+            last = _json(data)
+            return events, last if isinstance(last, dict) else None
+    return events, None
+
+
+def _data_of(block: bytes) -> bytes:
+    """An event's `data` lines joined; b"" for none and for `[DONE]`."""
+    data = b"\n".join(line[5:].lstrip(b" ") for line in block.split(b"\n") if line.startswith(b"data:"))
+    return b"" if data == b"[DONE]" else data
 
 
 def _count(value: Any) -> int:
