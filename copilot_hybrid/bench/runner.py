@@ -53,6 +53,7 @@ class BenchOptions:
     warmup: int = 30
     scenarios: tuple[str, ...] = ()  # empty: all
     configurations: tuple[str, ...] = ()  # empty: all (the upstream row always runs)
+    claude_code_body: Path | None = None  # a recorded request instead of the shipped one
 
 
 def _cores() -> tuple[int | None, int | None]:
@@ -197,7 +198,9 @@ def measure(job: Job) -> Result:
 
 def _select(options: BenchOptions) -> tuple[list[Scenario], list[Configuration], list[str]]:
     notes = []
-    scenarios = [s for s in all_scenarios() if not options.scenarios or s.key in options.scenarios]
+    scenarios = [
+        s for s in all_scenarios(options.claude_code_body) if not options.scenarios or s.key in options.scenarios
+    ]
     configurations = [c for c in CONFIGURATIONS if not options.configurations or c.key in options.configurations]
     if any(c.server == GRANIAN for c in configurations) and importlib.util.find_spec("granian") is None:
         configurations = [c for c in configurations if c.server != GRANIAN]

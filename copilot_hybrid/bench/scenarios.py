@@ -20,9 +20,11 @@ import json
 import time
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from copilot_hybrid.bench.wire import response
+from copilot_hybrid.errors import BenchError
 
 CHUNKS = 100  # events of every streamed answer
 OPENAI_MODEL = "gpt-4.1"
@@ -58,16 +60,30 @@ def _compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def claude_code_body() -> dict[str, Any]:
-    raw = resources.files("copilot_hybrid.bench").joinpath("data", "claude_code_first_turn.json").read_text("utf-8")
-    recorded: dict[str, Any] = json.loads(raw)
-    return dict(recorded["body"])
+def claude_code_record(path: Path | None = None) -> dict[str, Any]:
+    """A recorded Claude Code request, `{"headers": {...}, "body": {...}}`: the shipped
+    (trimmed) first turn, or `path` (`bench proxy --claude-code-body`, e.g. a request
+    of your own Claude Code captured at a local server)."""
+    if path is None:
+        text = (
+            resources.files("copilot_hybrid.bench").joinpath("data", "claude_code_first_turn.json").read_text("utf-8")
+        )
+    else:
+        text = path.read_text("utf-8")
+    recorded = json.loads(text)
+    if not (isinstance(recorded, dict) and isinstance(recorded.get("body"), dict)):
+        raise BenchError(f"{path}: not a recorded request (a JSON object with a `body` object and `headers`)")
+    return recorded
 
 
-def claude_code_headers() -> tuple[tuple[str, str], ...]:
-    raw = resources.files("copilot_hybrid.bench").joinpath("data", "claude_code_first_turn.json").read_text("utf-8")
-    headers: dict[str, str] = json.loads(raw)["headers"]
-    return tuple((k, v) for k, v in headers.items() if k != "accept")
+def claude_code_body(path: Path | None = None) -> dict[str, Any]:
+    return dict(claude_code_record(path)["body"])
+
+
+def claude_code_headers(path: Path | None = None) -> tuple[tuple[str, str], ...]:
+    headers = claude_code_record(path).get("headers") or {}
+    skip = {"accept", "content-length", "host", "connection", "accept-encoding"}
+    return tuple((k, str(v)) for k, v in headers.items() if k.lower() not in skip)
 
 
 def large_openai_body(target_bytes: int = 76 * 1024) -> dict[str, Any]:
@@ -92,14 +108,15 @@ def _anthropic_small(model: str, *, stream: bool) -> bytes:
     )
 
 
-def _claude_code(model: str, *, stream: bool) -> bytes:
-    return _compact({**claude_code_body(), "model": model, "stream": stream})
+def _claude_code(body: dict[str, Any], model: str, *, stream: bool) -> bytes:
+    return _compact({**body, "model": model, "stream": stream})
 
 
-def all_scenarios() -> tuple[Scenario, ...]:
+def all_scenarios(claude_code: Path | None = None) -> tuple[Scenario, ...]:
     openai_small = _compact({"model": OPENAI_MODEL, "messages": [{"role": "user", "content": "Say hello."}]})
     chat, messages = "/chat/completions", "/v1/messages"
-    cc_headers = claude_code_headers()
+    cc_headers = claude_code_headers(claude_code)
+    cc_body = claude_code_body(claude_code)
     return (
         Scenario("openai-small", "OpenAI small", "/v1/chat/completions", openai_small, _JSON, chat, stream=False),
         Scenario(
@@ -118,7 +135,7 @@ def all_scenarios() -> tuple[Scenario, ...]:
             "anthropic-claude-code",
             "Anthropic, Claude Code body",
             "/v1/messages?beta=true",
-            _claude_code(TRANSLATED_MODEL, stream=False),
+            _claude_code(cc_body, TRANSLATED_MODEL, stream=False),
             cc_headers,
             chat,
             stream=False,
@@ -137,7 +154,7 @@ def all_scenarios() -> tuple[Scenario, ...]:
             "claude-code-stream",
             "Claude Code body, streamed",
             "/v1/messages?beta=true",
-            _claude_code(TRANSLATED_MODEL, stream=True),
+            _claude_code(cc_body, TRANSLATED_MODEL, stream=True),
             cc_headers,
             chat,
             stream=True,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -75,6 +76,16 @@ def proxy_command(
     quick: Annotated[
         bool, typer.Option("--quick", help="A smoke run: 40 requests, one repetition, unless given.")
     ] = False,
+    claude_code_body: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--claude-code-body",
+            exists=True,
+            dir_okay=False,
+            help='A recorded Claude Code request ({"headers": {...}, "body": {...}}) for the Claude Code scenarios, '
+            "instead of the shipped, trimmed first turn.",
+        ),
+    ] = None,
 ) -> None:
     """Added latency, throughput and CPU per request of the proxy, every lever on and off, in one run."""
     from copilot_hybrid.bench.configurations import CONFIGURATION_KEYS
@@ -97,6 +108,7 @@ def proxy_command(
         warmup=5 if quick else 30,
         scenarios=tuple(scenario or ()),
         configurations=tuple(configuration or ()),
+        claude_code_body=claude_code_body,
     )
     # SIGTERM unwinds like Ctrl-C, so the proxy and upstream processes are stopped too.
     with sigterm_stops_like_ctrl_c():

@@ -21,6 +21,7 @@ from copilot_hybrid.bench.scenarios import (
     claude_code_body,
 )
 from copilot_hybrid.bench.wire import ResponseReader, chunked, response
+from copilot_hybrid.errors import BenchError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,3 +174,16 @@ def test_scenarios_cover_issue_12s_table() -> None:
 def test_claude_code_body_is_the_recorded_fixture() -> None:
     recorded = json.loads((ROOT / "tests/fixtures/claude_code/first_turn.json").read_text("utf-8"))
     assert claude_code_body() == recorded["body"]
+
+
+def test_a_recorded_claude_code_request_replaces_the_shipped_one(tmp_path: Path) -> None:
+    body = {"model": "claude-opus-5-5", "max_tokens": 10, "messages": [{"role": "user", "content": "x" * 5000}]}
+    record = tmp_path / "captured.json"
+    record.write_text(json.dumps({"headers": {"anthropic-version": "2023-06-01", "host": "h"}, "body": body}))
+    scenarios = {s.key: s for s in all_scenarios(record)}
+    sent = json.loads(scenarios["anthropic-claude-code"].body)
+    assert sent["messages"] == body["messages"] and sent["model"] == TRANSLATED_MODEL
+    assert dict(scenarios["anthropic-claude-code"].headers) == {"anthropic-version": "2023-06-01"}
+    record.write_text("[1, 2]")
+    with pytest.raises(BenchError, match="not a recorded request"):
+        all_scenarios(record)
