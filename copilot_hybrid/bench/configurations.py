@@ -22,6 +22,7 @@ from copilot_hybrid.config import (
 
 UVICORN = "uvicorn"  # `copilot-hybrid serve`
 GRANIAN = "granian"  # the same app under granian (copilot_hybrid/bench/granian_app.py)
+PASSTHROUGH = "passthrough"  # the floor: no proxy logic on the same stack (copilot_hybrid/bench/passthrough.py)
 
 
 @dataclass(frozen=True)
@@ -46,5 +47,6 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
     Configuration("stream-translate-off", "stream_translate off", {feature_env_name("stream_translate"): "off"}),
     Configuration("stream-translate-on", "stream_translate on", {feature_env_name("stream_translate"): "on"}),
     Configuration(GRANIAN, "granian server", server=GRANIAN),
+    Configuration(PASSTHROUGH, "bare passthrough (floor)", server=PASSTHROUGH),
 )
 CONFIGURATION_KEYS = (*(c.key for c in CONFIGURATIONS), UPSTREAM_ALONE)

@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from copilot_hybrid import config
-from copilot_hybrid.bench.configurations import CONFIGURATIONS, GRANIAN, RELEASE, UPSTREAM_ALONE, Configuration
+from copilot_hybrid.bench.configurations import (
+    CONFIGURATIONS,
+    GRANIAN,
+    PASSTHROUGH,
+    RELEASE,
+    UPSTREAM_ALONE,
+    Configuration,
+)
 from copilot_hybrid.bench.load import Job, Result, result_from_json
 from copilot_hybrid.bench.scenarios import CHUNKS, GITHUB_TOKEN, Scenario, all_scenarios
 from copilot_hybrid.errors import BenchError
@@ -125,6 +132,8 @@ def proxy_command(configuration: Configuration, port: int) -> list[str]:
             "1",
             "copilot_hybrid.bench.granian_app:create",
         ]
+    if configuration.server == PASSTHROUGH:
+        return [sys.executable, "-m", "copilot_hybrid.bench.passthrough", str(port)]
     return [sys.executable, "-m", "copilot_hybrid", "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
