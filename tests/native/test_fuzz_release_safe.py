@@ -114,25 +114,30 @@ STREAM_FUZZ = textwrap.dedent(
             if data:
                 data[rng.randrange(len(data))] = rng.randrange(256)
         data = bytes(data[: rng.randrange(len(data) + 1)] if rng.random() < 0.2 else data)
-        handle = ffi.new("ch_stream **")
-        assert lib.ch_st_new(model.encode(), len(model.encode()), handle) == 0
-        s = handle[0]
-        pos = 0
-        while True:
-            step = data[pos : pos + rng.randint(1, 300)]
-            pos += len(step)
-            cap = rng.choice((0, 1, 7, 64, 4096))
-            out = ffi.new("uint8_t[]", max(cap, 1))
-            size = lib.ch_st_feed(s, step, len(step), out, cap) if step else lib.ch_st_finish(s, out, cap)
-            while size > cap:  # the pending output is taken with a larger buffer
-                cap = size
-                out = ffi.new("uint8_t[]", cap)
-                size = lib.ch_st_feed(s, ffi.NULL, 0, out, cap)
-            assert size >= 0 or size in (lib.CH_E_UNSUPPORTED, lib.CH_E_OUT_OF_MEMORY), (label, size)
-            assert lib.ch_st_state(s) in (lib.CH_ST_OPEN, lib.CH_ST_DONE, lib.CH_ST_ENDED)
-            if not step:
-                break
-        lib.ch_st_free(s)
+        try:
+            encoded = model.encode()
+        except UnicodeEncodeError:  # never handed to ch_st_new: such a stream goes to the reference
+            encoded = None
+        if encoded is not None:
+            handle = ffi.new("ch_stream **")
+            assert lib.ch_st_new(encoded, len(encoded), handle) == 0
+            s = handle[0]
+            pos = 0
+            while True:
+                step = data[pos : pos + rng.randint(1, 300)]
+                pos += len(step)
+                cap = rng.choice((0, 1, 7, 64, 4096))
+                out = ffi.new("uint8_t[]", max(cap, 1))
+                size = lib.ch_st_feed(s, step, len(step), out, cap) if step else lib.ch_st_finish(s, out, cap)
+                while size > cap:  # the pending output is taken with a larger buffer
+                    cap = size
+                    out = ffi.new("uint8_t[]", cap)
+                    size = lib.ch_st_feed(s, ffi.NULL, 0, out, cap)
+                assert size >= 0 or size in (lib.CH_E_UNSUPPORTED, lib.CH_E_OUT_OF_MEMORY), (label, size)
+                assert lib.ch_st_state(s) in (lib.CH_ST_OPEN, lib.CH_ST_DONE, lib.CH_ST_ENDED)
+                if not step:
+                    break
+            lib.ch_st_free(s)
         stream = st.RecordedStream(model, [data, None], seed=seed)
         same, reference, translated, _, _ = check_one(st.FEATURE, st.StreamSteps(stream, 0, 2))
         assert same, (label, reference, translated)
