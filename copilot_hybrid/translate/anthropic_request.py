@@ -293,15 +293,16 @@ class _Conversation:
     def __init__(self, ctx: _Ctx) -> None:
         self.ctx = ctx
         self.out: list[dict[str, Any]] = []
-        self.pending: dict[str, bool] = {}  # tool_call id -> answered
+        # tool_call id -> its tool message once the result came (None: not yet)
+        self.pending: dict[str, dict[str, Any] | None] = {}
         self.deferred: list[dict[str, Any]] = []
 
     def close_tool_round(self) -> None:
-        # OpenAI needs a tool message for every tool call, right after it; an
+        # OpenAI needs a tool message for every tool call, right after the calls; they
+        # go in the calls' order, whatever order the results came in, and an
         # interrupted call (no tool_result) gets a stand-in answer.
-        for call_id, answered in self.pending.items():
-            if not answered:
-                self.out.append({"role": "tool", "tool_call_id": call_id, "content": _INTERRUPTED_RESULT})
+        for call_id, answer in self.pending.items():
+            self.out.append(answer or {"role": "tool", "tool_call_id": call_id, "content": _INTERRUPTED_RESULT})
         self.pending = {}
         self.out.extend(self.deferred)
         self.deferred = []
@@ -322,7 +323,7 @@ class _Conversation:
         message, call_ids = _assistant_message(content, self.ctx, param)
         if message is not None:
             self.out.append(message)
-            self.pending = dict.fromkeys(call_ids, False)
+            self.pending = dict.fromkeys(call_ids)
 
     def user(self, content: str | list[Any], param: str) -> None:
         if isinstance(content, str):
@@ -345,14 +346,13 @@ class _Conversation:
             if not isinstance(call_id, str) or not call_id:
                 raise TranslationError("tool_result needs a string `tool_use_id`", param=f"{p}.tool_use_id")
             text, images = _tool_result(block, p)
-            if self.pending.get(call_id) is False:
-                self.pending[call_id] = True
+            if call_id in self.pending and self.pending[call_id] is None:
                 if images:
                     # OpenAI allows images only in user messages.
                     text = f"{text}\n\n{_IMAGE_MOVED_NOTE}" if text else _IMAGE_MOVED_NOTE
                     moved_images.extend(images)
                 tool_msg = {"role": "tool", "tool_call_id": call_id, "content": text}
-                self.out.append(self.ctx.mark(tool_msg, _has_cache(block)))
+                self.pending[call_id] = self.ctx.mark(tool_msg, _has_cache(block))
             else:
                 # No matching tool call right before (history was trimmed or
                 # compacted): OpenAI would reject a tool message, keep it as text.

@@ -829,6 +829,19 @@ _message = st.fixed_dictionaries(
 )
 
 
+def test_tool_messages_follow_the_calls_order_whatever_order_the_results_came_in() -> None:
+    """Found by the property test below: results for [a, b, c] given as (c, a), b interrupted."""
+    calls = [{"type": "tool_use", "id": i, "name": "f", "input": {}} for i in "abc"]
+    results = [{"type": "tool_result", "tool_use_id": i, "content": f"result {i}"} for i in "ca"]
+    out = msgs(req([{"role": "assistant", "content": calls}, {"role": "user", "content": results}]))
+    assert [(m["role"], m.get("tool_call_id"), m.get("content")) for m in out] == [
+        ("assistant", None, None),
+        ("tool", "a", "result a"),
+        ("tool", "b", "Tool call was interrupted; no result is available."),
+        ("tool", "c", "result c"),
+    ]
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messages=st.lists(_message, max_size=8), model=st.sampled_from(["claude-sonnet-4-5", "gpt-4.1"]))
 def test_any_conversation_gives_well_paired_tool_messages(messages: list[dict[str, Any]], model: str) -> None:
