@@ -80,8 +80,8 @@ def claude_code_body(path: Path | None = None) -> dict[str, Any]:
     return dict(claude_code_record(path)["body"])
 
 
-def claude_code_headers(path: Path | None = None) -> tuple[tuple[str, str], ...]:
-    headers = claude_code_record(path).get("headers") or {}
+def _recorded_headers(record: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    headers = record.get("headers") or {}
     skip = {"accept", "content-length", "host", "connection", "accept-encoding"}
     return tuple((k, str(v)) for k, v in headers.items() if k.lower() not in skip)
 
@@ -115,8 +115,9 @@ def _claude_code(body: dict[str, Any], model: str, *, stream: bool) -> bytes:
 def all_scenarios(claude_code: Path | None = None) -> tuple[Scenario, ...]:
     openai_small = _compact({"model": OPENAI_MODEL, "messages": [{"role": "user", "content": "Say hello."}]})
     chat, messages = "/chat/completions", "/v1/messages"
-    cc_headers = claude_code_headers(claude_code)
-    cc_body = claude_code_body(claude_code)
+    recorded = claude_code_record(claude_code)  # read once for both
+    cc_headers = _recorded_headers(recorded)
+    cc_body = dict(recorded["body"])
     return (
         Scenario("openai-small", "OpenAI small", "/v1/chat/completions", openai_small, _JSON, chat, stream=False),
         Scenario(
