@@ -84,6 +84,22 @@ def reports_version(binary: Path, version: str) -> bool:
     return done.returncode == 0 and version in done.stdout
 
 
+def run_npm(npm: str, folder: Path, args: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Runs npm with `folder` as its project: an install lands in
+    folder/node_modules.
+
+    Not with --prefix: npm reads its global config from <prefix>/etc/npmrc,
+    so --prefix would drop the machine's own (/usr/etc/npmrc: a cafile for
+    a TLS-inspecting proxy, a proxy, a mirror registry) and the download
+    fail with SELF_SIGNED_CERT_IN_CHAIN. A package.json makes the working
+    directory npm's local prefix instead, and leaves the global config alone.
+    """
+    package = folder / "package.json"
+    if not package.exists():
+        package.write_text('{"private": true}\n')
+    return subprocess.run([npm, *args], cwd=folder, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def install(
     client: Client,
     npm: str,
@@ -106,14 +122,12 @@ def install(
         scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
             say(f"{spec}: npm install into {final} (attempt {attempt} of {attempts})")
-            command = [npm, "install", "--prefix", str(scratch), "--no-audit", "--no-fund", "--loglevel=error"]
             try:
-                done = subprocess.run(
-                    [*command, "--save-exact", spec],
-                    capture_output=True,
-                    text=True,
+                done = run_npm(
+                    npm,
+                    scratch,
+                    ["install", "--no-audit", "--no-fund", "--loglevel=error", "--save-exact", spec],
                     timeout=INSTALL_TIMEOUT_SECONDS,
-                    check=False,
                 )
                 failure = (done.stderr or done.stdout).strip() if done.returncode else ""
             except subprocess.TimeoutExpired:

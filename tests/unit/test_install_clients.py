@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -23,7 +25,7 @@ with state.open("a") as calls:
 if len(state.read_text().splitlines()) <= int(os.environ.get("FAKE_NPM_FAILURES", "0")):
     sys.stderr.write("npm error network ECONNRESET\\n")
     sys.exit(1)
-prefix = pathlib.Path(sys.argv[sys.argv.index("--prefix") + 1])
+prefix = pathlib.Path.cwd()  # npm installs into its project folder
 version = os.environ.get("FAKE_NPM_VERSION") or sys.argv[-1].rsplit("@", 1)[1]
 bin_dir = prefix / "node_modules" / ".bin"
 bin_dir.mkdir(parents=True)
@@ -127,3 +129,29 @@ def test_without_npm_it_says_so_and_the_tests_skip(
 def test_with_npm_a_missing_client_is_an_error_that_names_the_fix(tool: ModuleType, npm: Path) -> None:
     with pytest.raises(pytest.fail.Exception, match=r"tools/install_clients\.py claude-code"):
         client_binary("claude-code")
+
+
+def test_npm_keeps_the_machines_global_config_and_installs_into_the_scratch_folder(
+    tool: ModuleType, tmp_path: Path
+) -> None:
+    """With the real npm: the install's way of running npm reads the same
+    global npmrc as a plain `npm` (where a machine keeps its cafile; --prefix
+    would swap it for <prefix>/etc/npmrc) and installs into the folder given."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def npm_says(*args: str) -> str:
+        done = tool.run_npm(npm, scratch, list(args), timeout=120)
+        assert done.returncode == 0, done.stderr
+        return str(done.stdout.strip())
+
+    plain = subprocess.run([npm, "config", "get", "globalconfig"], cwd=elsewhere, capture_output=True, text=True)
+    plain_global_config = plain.stdout.strip()
+    assert npm_says("config", "get", "globalconfig") == plain_global_config
+    assert not plain_global_config.startswith(str(tmp_path))
+    assert Path(npm_says("prefix")) == scratch
