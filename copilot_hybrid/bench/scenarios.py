@@ -76,10 +76,6 @@ def claude_code_record(path: Path | None = None) -> dict[str, Any]:
     return recorded
 
 
-def claude_code_body(path: Path | None = None) -> dict[str, Any]:
-    return dict(claude_code_record(path)["body"])
-
-
 def _recorded_headers(record: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     headers = record.get("headers") or {}
     skip = {"accept", "content-length", "host", "connection", "accept-encoding"}
@@ -117,7 +113,7 @@ def all_scenarios(claude_code: Path | None = None) -> tuple[Scenario, ...]:
     chat, messages = "/chat/completions", "/v1/messages"
     recorded = claude_code_record(claude_code)  # read once for both
     cc_headers = _recorded_headers(recorded)
-    cc_body = dict(recorded["body"])
+    cc_body = recorded["body"]  # _claude_code copies it into each request
     return (
         Scenario("openai-small", "OpenAI small", "/v1/chat/completions", openai_small, _JSON, chat, stream=False),
         Scenario(

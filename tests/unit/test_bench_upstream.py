@@ -18,7 +18,7 @@ from copilot_hybrid.bench.scenarios import (
     COPILOT_TOKEN,
     TRANSLATED_MODEL,
     all_scenarios,
-    claude_code_body,
+    claude_code_record,
 )
 from copilot_hybrid.bench.wire import ResponseReader, chunked, response
 from copilot_hybrid.errors import BenchError
@@ -173,7 +173,7 @@ def test_scenarios_cover_issue_12s_table() -> None:
 
 def test_claude_code_body_is_the_recorded_fixture() -> None:
     recorded = json.loads((ROOT / "tests/fixtures/claude_code/first_turn.json").read_text("utf-8"))
-    assert claude_code_body() == recorded["body"]
+    assert claude_code_record()["body"] == recorded["body"]
 
 
 def test_a_recorded_claude_code_request_replaces_the_shipped_one(tmp_path: Path) -> None:
