@@ -16,7 +16,6 @@ import itertools
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,10 +26,7 @@ from copilot_hybrid.tokenizer._text import utf8_text
 from copilot_hybrid.tokenizer.verify import texts
 from copilot_hybrid.tokenizer.verify.corpus import load_corpus
 from copilot_hybrid.tokenizer.verify.split import reference_split, reference_split_bytes
-from tests.support import native_or_skip
-
-REPO = Path(__file__).resolve().parents[2]
-ENCODINGS = ("cl100k_base", "o200k_base")
+from tests.support import ENCODINGS, REPO, native_or_skip
 
 Split = Callable[[str, bytes], list[int]]
 

@@ -35,9 +35,8 @@ from copilot_hybrid.tokenizer._feature import FEATURE, TokenizerFeature, Tokeniz
 from copilot_hybrid.tokenizer._reference import TIKTOKEN_PANIC_RUN
 from copilot_hybrid.tokenizer.verify.corpus import load_corpus
 from copilot_hybrid.tokenizer.verify.texts import EDGE_TEXTS, contraction_texts
-from tests.support import ENCODINGS, oracle_for, tokenizer_native_or_skip
+from tests.support import ENCODINGS, REPO, oracle_for, tokenizer_native_or_skip
 
-REPO = Path(__file__).resolve().parents[2]
 # Lone surrogates become U+FFFD (anchors, section 4.2).
 REPLACEMENT_ID = {"cl100k_base": 5809, "o200k_base": 3251}
 

@@ -27,7 +27,6 @@ from tests.support import Proxy, client_binary
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow, pytest.mark.timeout(300)]
 
-REPO = Path(__file__).resolve().parents[2]
 #: The key variable of the README's provider block.
 KEY_VARIABLE = "COPILOT_HYBRID_API_KEY"
 #: Model -> the Copilot endpoint that serves Codex's request for it.

@@ -6,17 +6,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import REPO
 
 
 @pytest.mark.slow
 def test_short_soak_has_no_hung_streams_and_no_lost_bytes() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "soak.py"), "--duration", "20", "--concurrency", "20", "--json"],
+        [sys.executable, str(REPO / "tools" / "soak.py"), "--duration", "20", "--concurrency", "20", "--json"],
         capture_output=True,
         text=True,
         timeout=600,

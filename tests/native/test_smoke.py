@@ -14,9 +14,8 @@ import pytest
 from copilot_hybrid import features
 from copilot_hybrid.native import build as native_build
 from copilot_hybrid.native import header, loader, smoke
-from tests.support import native_or_skip
+from tests.support import REPO, native_or_skip
 
-REPO = Path(__file__).resolve().parents[2]
 SOURCE_HEADER = native_build.SOURCE_ZIG_DIR / "include" / header.HEADER_NAME
 
 

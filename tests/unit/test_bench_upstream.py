@@ -22,8 +22,7 @@ from copilot_hybrid.bench.scenarios import (
 )
 from copilot_hybrid.bench.wire import ResponseReader, chunked, response
 from copilot_hybrid.errors import BenchError
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import REPO
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +171,7 @@ def test_scenarios_cover_issue_12s_table() -> None:
 
 
 def test_claude_code_body_is_the_recorded_fixture() -> None:
-    recorded = json.loads((ROOT / "tests/fixtures/claude_code/first_turn.json").read_text("utf-8"))
+    recorded = json.loads((REPO / "tests/fixtures/claude_code/first_turn.json").read_text("utf-8"))
     assert claude_code_record()["body"] == recorded["body"]
 
 

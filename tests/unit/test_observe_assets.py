@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hatchling.builders.wheel import WheelBuilder
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import REPO
+
 ASSETS = ("dashboard.html", "dashboard.css", "dashboard.js", "favicon.svg")
 
 
 def test_dashboard_assets_are_in_the_wheel() -> None:
-    shipped = {f.distribution_path for f in WheelBuilder(str(ROOT)).recurse_included_files()}
+    shipped = {f.distribution_path for f in WheelBuilder(str(REPO)).recurse_included_files()}
     for name in ASSETS:
         assert f"copilot_hybrid/observe/static/{name}" in shipped
 
@@ -20,12 +19,12 @@ def test_the_page_loads_only_its_own_assets() -> None:
     """No CDN: every src/href of the page is one of its own /dashboard/static files or a route of the proxy."""
     import re
 
-    page = (ROOT / "copilot_hybrid/observe/static/dashboard.html").read_text(encoding="utf-8")
+    page = (REPO / "copilot_hybrid/observe/static/dashboard.html").read_text(encoding="utf-8")
     links = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert links and all(link.startswith("/") and not link.startswith("//") for link in links)
     for link in links:
         if link.startswith("/dashboard/static/"):
             assert link.removeprefix("/dashboard/static/") in ASSETS
-    script = (ROOT / "copilot_hybrid/observe/static/dashboard.js").read_text(encoding="utf-8")
+    script = (REPO / "copilot_hybrid/observe/static/dashboard.js").read_text(encoding="utf-8")
     assert "innerHTML" not in script  # values from clients are only ever written as text
     assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", script)
