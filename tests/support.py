@@ -11,12 +11,15 @@ hold only fixtures (built from what is here); no test imports a conftest.
   independent tiktoken and their native check.
 - `client_binary`: a real client (Claude Code) installed by
   tools/install_clients.py, found, never installed here.
+- `CLAUDE_CODE_REQUESTS`, `claude_code_request`: the requests Claude Code
+  sent, recorded in tests/fixtures/claude_code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -33,6 +36,7 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
+from copilot_hybrid.emulator.messages import sign_thinking
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRE_NATIVE = os.environ.get("COPILOT_HYBRID_REQUIRE_NATIVE") == "1"
@@ -245,6 +249,34 @@ def oracle_for(name: str) -> Any:
             params = getattr(openai_public, name)()
         _oracles[name] = tiktoken.Encoding(**params)
     return _oracles[name]
+
+
+# ---- Claude Code's recorded requests ------------------------------------------------
+
+CLAUDE_CODE_FIXTURES = REPO / "tests" / "fixtures" / "claude_code"
+#: Every request recorded there (its README says how each was made).
+CLAUDE_CODE_REQUESTS = (
+    "first_turn",
+    "sonnet_first_turn",
+    "tool_result_turn",
+    "haiku_tool_result_turn",
+    "compaction",
+    "title_probe",
+    "interactive_turn",
+)
+
+
+def claude_code_request(name: str, *, signed: bool = False) -> dict[str, Any]:
+    """The recorded request `name`, `{"headers": {...}, "body": {...}}`, a new
+    copy each call. `signed`: its thinking blocks signed as the emulated
+    Copilot signs them (the recording stand-in signed `sig-abc123`)."""
+    record: dict[str, Any] = json.loads((CLAUDE_CODE_FIXTURES / f"{name}.json").read_text("utf-8"))
+    if signed:
+        for message in record["body"]["messages"]:
+            for block in message["content"] if isinstance(message["content"], list) else []:
+                if block.get("type") == "thinking":
+                    block["signature"] = sign_thinking(block["thinking"])
+    return record
 
 
 # ---- real clients -------------------------------------------------------------------

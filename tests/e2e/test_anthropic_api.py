@@ -4,9 +4,7 @@ on the chat-completions translation: this file's proxy runs with --no-native-mes
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -14,8 +12,7 @@ import httpx
 import pytest
 
 from copilot_hybrid.emulator import Emulator
-from copilot_hybrid.emulator.messages import sign_thinking
-from tests.support import API_KEY, Proxy
+from tests.support import API_KEY, Proxy, claude_code_request
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -38,7 +35,6 @@ def proxy(
     running.stop()
 
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
 MODEL = "claude-sonnet-4-5-20250929"  # what Claude Code sends; Copilot calls it claude-sonnet-4.5
 TOOLS: list[dict[str, Any]] = [
     {
@@ -318,11 +314,7 @@ def test_thinking_round_trip_keeps_signatures_on_the_chat_translation(
 
 def test_compaction_is_agent_initiated_on_the_chat_translation(proxy: Proxy, emulator: Emulator) -> None:
     """Claude Code's compaction request (recorded) does not spend a premium request on either path."""
-    recorded = json.loads((FIXTURES / "compaction.json").read_text())
-    for message in recorded["body"]["messages"]:  # the recorder's thinking, as if Copilot had signed it
-        for block in message["content"] if isinstance(message["content"], list) else []:
-            if block.get("type") == "thinking":
-                block["signature"] = sign_thinking(block["thinking"])
+    recorded = claude_code_request("compaction", signed=True)
     response = httpx.post(
         proxy.url + "/v1/messages?beta=true",
         headers={**proxy.headers, "anthropic-beta": recorded["headers"]["anthropic-beta"]},

@@ -6,7 +6,6 @@ resolution, count_tokens and /v1/models. test_anthropic_api.py has the chat tran
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,10 @@ from copilot_hybrid.emulator import Emulator
 from copilot_hybrid.emulator.catalog import default_models
 from copilot_hybrid.emulator.messages import sign_thinking
 from copilot_hybrid.translate.messages_native import ALLOWED_BETAS, MESSAGE_FIELDS, prepare_messages_request
-from tests.support import Proxy
+from tests.support import CLAUDE_CODE_REQUESTS, Proxy, claude_code_request
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
-RECORDED = [
-    "first_turn",
-    "sonnet_first_turn",
-    "tool_result_turn",
-    "haiku_tool_result_turn",
-    "compaction",
-    "title_probe",
-    "interactive_turn",
-]
 MODEL = "claude-sonnet-4-6"  # Copilot's claude-sonnet-4.6: /v1/messages, adaptive thinking
 TOOLS: list[dict[str, Any]] = [
     {
@@ -51,15 +40,9 @@ def client(proxy: Proxy) -> anthropic.Anthropic:
 
 
 def recorded(name: str) -> tuple[dict[str, Any], str]:
-    """A request Claude Code 2.1.332 sent (body, anthropic-beta), its thinking signed as
-    this Copilot would have signed it (the recording stand-in signed `sig-abc123`)."""
-    data = json.loads((FIXTURES / f"{name}.json").read_text())
-    body: dict[str, Any] = data["body"]
-    for message in body["messages"]:
-        for block in message["content"] if isinstance(message["content"], list) else []:
-            if block.get("type") == "thinking":
-                block["signature"] = sign_thinking(block["thinking"])
-    return body, str(data["headers"]["anthropic-beta"])
+    """A recorded Claude Code request as (body, anthropic-beta), its thinking signed."""
+    data = claude_code_request(name, signed=True)
+    return data["body"], str(data["headers"]["anthropic-beta"])
 
 
 def error_message(exc: anthropic.APIStatusError) -> str:
@@ -244,7 +227,7 @@ def test_thinking_round_trip_keeps_signatures_intact(client: anthropic.Anthropic
 # --------------------------------------------------------------------------- what Copilot receives
 
 
-@pytest.mark.parametrize("name", RECORDED)
+@pytest.mark.parametrize("name", CLAUDE_CODE_REQUESTS)
 def test_claude_codes_requests_reach_copilot_as_the_reference_prescribes(
     proxy: Proxy, emulator: Emulator, name: str
 ) -> None:

@@ -22,7 +22,7 @@ from copilot_hybrid.bench.scenarios import (
 )
 from copilot_hybrid.bench.wire import ResponseReader, chunked, response
 from copilot_hybrid.errors import BenchError
-from tests.support import REPO
+from tests.support import claude_code_request
 
 
 @pytest.fixture(scope="module")
@@ -170,9 +170,8 @@ def test_scenarios_cover_issue_12s_table() -> None:
             assert {**payload, "stream": False} == {**twin, "stream": False}
 
 
-def test_claude_code_body_is_the_recorded_fixture() -> None:
-    recorded = json.loads((REPO / "tests/fixtures/claude_code/first_turn.json").read_text("utf-8"))
-    assert claude_code_record()["body"] == recorded["body"]
+def test_the_shipped_claude_code_record_is_the_recorded_fixture() -> None:
+    assert claude_code_record() == claude_code_request("first_turn")
 
 
 def test_a_recorded_claude_code_request_replaces_the_shipped_one(tmp_path: Path) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,12 +23,11 @@ from copilot_hybrid.copilot.headers import (
     models_headers,
     responses_headers,
 )
-
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
+from tests.support import claude_code_request
 
 
 def recorded(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())["body"]
+    body: dict[str, Any] = claude_code_request(name)["body"]
     return body
 
 

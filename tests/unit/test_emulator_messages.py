@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -19,6 +18,7 @@ from copilot_hybrid.copilot.resolution import resolve_model
 from copilot_hybrid.emulator import Emulator
 from copilot_hybrid.emulator.messages import MIN_CACHEABLE_TOKENS, sign_thinking
 from copilot_hybrid.translate.messages_native import prepare_messages_request
+from tests.support import CLAUDE_CODE_REQUESTS, claude_code_request
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -401,32 +401,14 @@ def test_sdk_errors_and_count_tokens(emu: Emulator) -> None:
 # --------------------------------------------------------------------------- Claude Code's requests, prepared
 
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "first_turn",
-        "sonnet_first_turn",
-        "tool_result_turn",
-        "haiku_tool_result_turn",
-        "compaction",
-        "title_probe",
-        "interactive_turn",
-    ],
-)
+@pytest.mark.parametrize("name", CLAUDE_CODE_REQUESTS)
 def test_claude_code_requests_are_refused_raw_and_accepted_prepared(
     emu: Emulator, client: httpx.Client, name: str
 ) -> None:
     """What Claude Code 2.1.332 sends, against the emulated Copilot: refused as is (its
     betas), accepted after prepare_messages_request with the Messages headers."""
-    recorded = json.loads((FIXTURES / f"{name}.json").read_text())
+    recorded = claude_code_request(name, signed=True)
     payload = recorded["body"]
-    for message in payload["messages"]:  # the recorder's thinking, as if Copilot had signed it
-        for block in message["content"] if isinstance(message["content"], list) else []:
-            if block.get("type") == "thinking":
-                block["signature"] = sign_thinking(block["thinking"])
     beta = recorded["headers"]["anthropic-beta"]
     raw = post(emu, client, {**payload, "model": "claude-opus-5.5"}, **{"anthropic-beta": beta})
     assert raw.status_code == 400 and "unsupported beta header(s): claude-code-20250219" in raw.text

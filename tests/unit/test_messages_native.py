@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,16 +24,11 @@ from copilot_hybrid.translate.messages_native import (
     keep_event,
     prepare_messages_request,
 )
+from tests.support import claude_code_request
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
 CATALOG = {m.id: m for m in parse_models({"data": default_models()})}
 TOOL_RESULT = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
 REMINDER = {"type": "text", "text": "<system-reminder>\nnote\n</system-reminder>"}
-
-
-def recorded(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return data
 
 
 def prepare(body: dict[str, Any], model: str = "claude-opus-5.5", beta: str | None = None) -> Any:
@@ -64,7 +58,7 @@ def info(**supports: Any) -> ModelInfo:
 
 
 def test_claude_codes_betas_are_cut_to_copilots_allow_list() -> None:
-    sent = recorded("first_turn")["headers"]["anthropic-beta"]
+    sent = claude_code_request("first_turn")["headers"]["anthropic-beta"]
     kept, dropped = filter_betas(sent)
     assert kept == ",".join(ALLOWED_BETAS)
     assert dropped == (
@@ -96,7 +90,7 @@ def test_beta_filter_edges() -> None:
 
 
 def test_claude_codes_first_turn() -> None:
-    fixture = recorded("first_turn")
+    fixture = claude_code_request("first_turn")
     original = copy.deepcopy(fixture["body"])
     prepared = prepare(fixture["body"], beta=fixture["headers"]["anthropic-beta"])
     body = prepared.payload
@@ -122,7 +116,7 @@ def test_claude_codes_first_turn() -> None:
 
 
 def test_claude_codes_tool_result_turn() -> None:
-    fixture = recorded("tool_result_turn")
+    fixture = claude_code_request("tool_result_turn")
     body = prepare(fixture["body"], beta=fixture["headers"]["anthropic-beta"]).payload
     assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
     # Its signed thinking goes back as it came; the tool result too.
@@ -133,7 +127,7 @@ def test_claude_codes_tool_result_turn() -> None:
 def test_haiku_on_a_budget_only_model() -> None:
     """Claude Code's haiku request mapped to claude-haiku-4.5, which takes thinking
     budgets only and no effort, and whose trailing system turn folds into the tool result."""
-    fixture = recorded("haiku_tool_result_turn")
+    fixture = claude_code_request("haiku_tool_result_turn")
     prepared = prepare(fixture["body"], model="claude-haiku-4.5", beta=fixture["headers"]["anthropic-beta"])
     body = prepared.payload
     assert body["model"] == "claude-haiku-4.5"
@@ -150,7 +144,7 @@ def test_haiku_on_a_budget_only_model() -> None:
 
 
 def test_compaction_keeps_its_instructions_beside_the_tool_result() -> None:
-    fixture = recorded("compaction")
+    fixture = claude_code_request("compaction")
     body = prepare(fixture["body"], beta=fixture["headers"]["anthropic-beta"]).payload
     last = body["messages"][-1]
     assert [b["type"] for b in last["content"]] == ["tool_result", "text"]
@@ -158,7 +152,7 @@ def test_compaction_keeps_its_instructions_beside_the_tool_result() -> None:
 
 
 def test_the_interactive_turn_loses_what_copilot_does_not_take() -> None:
-    fixture = recorded("interactive_turn")
+    fixture = claude_code_request("interactive_turn")
     prepared = prepare(fixture["body"], beta=fixture["headers"]["anthropic-beta"])
     assert "safeguards" not in prepared.payload
     assert "removed field safeguards" in prepared.changes
@@ -166,11 +160,12 @@ def test_the_interactive_turn_loses_what_copilot_does_not_take() -> None:
 
 
 def test_the_title_probe_is_a_warmup_and_keeps_its_output_format() -> None:
-    fixture = recorded("title_probe")
+    fixture = claude_code_request("title_probe")
     beta = fixture["headers"]["anthropic-beta"]
     assert is_warmup_probe(fixture["body"], beta)
-    assert not is_warmup_probe(recorded("first_turn")["body"], recorded("first_turn")["headers"]["anthropic-beta"])
-    assert not is_warmup_probe(recorded("compaction")["body"], beta)
+    first_turn = claude_code_request("first_turn")
+    assert not is_warmup_probe(first_turn["body"], first_turn["headers"]["anthropic-beta"])
+    assert not is_warmup_probe(claude_code_request("compaction")["body"], beta)
     assert is_warmup_probe(request(user({"type": "text", "text": "Warmup"}), tools=[{"name": "x"}]), None)
     body = prepare(fixture["body"], beta=beta).payload
     assert body["output_config"]["format"]["type"] == "json_schema"

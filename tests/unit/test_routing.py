@@ -4,9 +4,7 @@ route of a /v1/messages request, and what the models offered to Claude Code are.
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -24,13 +22,13 @@ from copilot_hybrid.server.routing import (
 )
 from copilot_hybrid.server.runtime import Runtime
 from copilot_hybrid.server.settings import ServerSettings
+from tests.support import claude_code_request
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code"
 CATALOGUE = {m.id: m for m in parse_models({"data": default_models()})}
 
 
 def recorded(name: str) -> tuple[dict[str, Any], str]:
-    data = json.loads((FIXTURES / f"{name}.json").read_text())
+    data = claude_code_request(name)
     return data["body"], data["headers"]["anthropic-beta"]
 
 
