@@ -33,11 +33,11 @@ from copilot_hybrid.server.settings import ServerSettings
 from copilot_hybrid.tokenizer._feature import FEATURE as TOKENIZER
 from copilot_hybrid.tokenizer._feature import TokenizerInput
 from tests.e2e.browsers import LAUNCHERS, Page, wait_for_count, wait_for_text
-from tests.support import native_or_skip
+from tests.support import REPO, native_or_skip
 
 pytestmark = pytest.mark.timeout(180)
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+ARTIFACTS = REPO / "build" / "test-artifacts"
 MARKER = "please-disagree"
 USER = [{"role": "user", "content": "hi there"}]
 

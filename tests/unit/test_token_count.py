@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -11,8 +10,9 @@ import pytest
 
 from copilot_hybrid.translate import TokenCount, count_anthropic_request_tokens, count_openai_payload_tokens
 from copilot_hybrid.translate._js import js_number, js_round, js_string, js_stringify
+from tests.support import REPO
 
-DATA = Path(__file__).resolve().parents[2] / "copilot_hybrid" / "data" / "o200k_base.tiktoken"
+DATA = REPO / "copilot_hybrid" / "data" / "o200k_base.tiktoken"
 
 
 @pytest.fixture(scope="module")
